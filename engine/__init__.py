@@ -1,0 +1,43 @@
+"""NetCanvas's engine: documents, blocks, shapes, compiling, training and export.
+
+Everything the GUI does that is not drawing is a call here first, so the CLI,
+the tests and a notebook use the same code:
+
+    import engine
+    doc = engine.load_document("presets/lenet_digits.json")
+    report = engine.check(doc)
+    model = engine.compile_network(doc, "main")
+"""
+
+from __future__ import annotations
+
+import os
+
+from engine.blocks import CATALOGUE, get_block
+from engine.compiler import compile_network
+from engine.document import Document, Edge, Network, Node
+from engine.errors import (
+    DatasetError,
+    DocumentError,
+    EditError,
+    GraphError,
+    NetCanvasError,
+    ShapeError,
+)
+from engine.readwrite import document_to_json, parse_document, save_document
+from engine.shapes import CheckReport, NetworkChecker, check
+
+
+def load_document(path: str | os.PathLike) -> Document:
+    """Open a `.json` document (a `.ncz` bundle once bundles are readable)."""
+    from engine.readwrite import load_json_document
+
+    return load_json_document(path)
+
+
+__all__ = [
+    "CATALOGUE", "CheckReport", "DatasetError", "Document", "DocumentError", "Edge",
+    "EditError", "GraphError", "NetCanvasError", "Network", "NetworkChecker", "Node",
+    "ShapeError", "check", "compile_network", "document_to_json", "get_block",
+    "load_document", "parse_document", "save_document",
+]

@@ -1,0 +1,121 @@
+"""`netcanvas ...`: the editor with no arguments, headless commands otherwise.
+
+Each command is a thin shell over the same engine calls the GUI makes; the
+heavier commands live beside the code they drive and are imported on use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.errors import NetCanvasError
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netcanvas",
+        description="Build neural networks visually and train them with PyTorch. "
+        "With no command, opens the editor on the default preset.",
+    )
+    parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open a document or bundle in the editor")
+    p.add_argument("file")
+    p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+
+    sub.add_parser("presets", help="list the presets with one line each")
+
+    p = sub.add_parser("check", help="validate a document; print shapes; exit 1 with the errors")
+    p.add_argument("file")
+
+    p = sub.add_parser("train", help="train a document headless and write a bundle")
+    p.add_argument("file")
+    p.add_argument("--epochs", type=int, help="override training.epochs (or episodes for RL)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--seed", type=int, help="override training.seed")
+    p.add_argument("--out", default=".", help="folder for the bundle (default: here)")
+    p.add_argument("--quiet", action="store_true", help="print only the final line")
+
+    p = sub.add_parser("export", help="export a trained bundle for other programs")
+    p.add_argument("file", help="a .ncz bundle (or a .json document: untrained weights)")
+    p.add_argument("--format", required=True, choices=("onnx", "torchscript", "python", "bundle"))
+    p.add_argument("--out", required=True, help="output file (or folder for python)")
+
+    p = sub.add_parser("import", help="trace a PyTorch nn.Module into a document")
+    p.add_argument("target", help="module.py:ClassName")
+    p.add_argument("--input-shape", help="per-sample input shape, e.g. 1,28,28")
+    p.add_argument("--out", help="document to write (default: ClassName.json)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command is None or args.command == "open":
+            from gui.app import main as gui_main
+
+            return gui_main(getattr(args, "file", None), args.screenshot)
+        handler = {
+            "presets": _presets,
+            "check": _check,
+            "train": _train,
+            "export": _export,
+            "import": _import,
+        }[args.command]
+        return handler(args)
+    except NetCanvasError as exc:
+        print(f"netcanvas {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from engine.readwrite import load_json_document
+
+    for path in sorted(PRESETS_DIR.glob("*.json")):
+        doc = load_json_document(path)
+        summary = doc.description.split(". ")[0].strip().rstrip(".")
+        print(f"{path.stem:<24} {doc.name}: {summary[:90]}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from engine import load_document
+    from engine.report_table import format_check
+
+    doc = load_document(args.file)
+    from engine.shapes import check
+
+    report = check(doc)
+    print(format_check(doc, report))
+    return 0 if report.ok else 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from engine.training.cli import run_train
+
+    return run_train(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from engine.export import run_export
+
+    return run_export(args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from engine.importer import run_import
+
+    return run_import(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

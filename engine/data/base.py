@@ -1,0 +1,117 @@
+"""What a dataset is to the trainers, and the registry that finds one by name.
+
+Three kinds cover every paradigm: arrays of samples (supervised, sequences,
+autoencoders, GANs), one graph (node classification), and an environment
+(reinforcement learning). Each registered dataset also tells its input shapes
+cheaply, so checking a document never waits on a load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.blocks.base import Shape
+from engine.errors import DatasetError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class ArrayDataset:
+    """Samples along axis 0 of `x` and `y`, with index splits fixed by the seed."""
+
+    name: str
+    x: np.ndarray  # (S, ...) float32 features/images, or int64 tokens
+    y: np.ndarray | None  # (S,) int64 classes, (S, k) float32 values, (S, T) int64 tokens
+    splits: dict[str, np.ndarray]  # "train"/"val"/"test" -> sample indices
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def input_shapes(self) -> dict[str, Shape]:
+        return {"x": (None, *self.x.shape[1:])}
+
+
+@dataclass
+class GraphDataset:
+    """One graph: every node is a sample, masks say which are labelled for training."""
+
+    name: str
+    adjacency: np.ndarray  # (V, V) float32, raw 0/1 (GraphConv normalises)
+    features: np.ndarray  # (V, F) float32
+    labels: np.ndarray  # (V,) int64
+    masks: dict[str, np.ndarray]  # "train"/"val"/"test" -> (V,) bool
+    num_classes: int
+    class_names: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def input_shapes(self) -> dict[str, Shape]:
+        return {"adjacency": self.adjacency.shape, "features": self.features.shape}
+
+
+@dataclass
+class EnvironmentDataset:
+    """A gymnasium environment; discrete observations are fed one-hot."""
+
+    name: str
+    make: Callable[..., Any]  # make(render_mode=None) -> gymnasium.Env
+    observation_shape: tuple[int, ...]  # what the network sees (one-hot width if discrete)
+    num_actions: int
+    num_states: int | None = None  # set when observations are discrete states
+    reward_threshold: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def input_shapes(self) -> dict[str, Shape]:
+        return {"x": (None, *self.observation_shape)}
+
+
+Dataset = ArrayDataset | GraphDataset | EnvironmentDataset
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A named dataset: how to load it and, cheaply, what shapes it feeds."""
+
+    name: str
+    doc: str
+    kind: str  # "arrays", "graph" or "environment"
+    load: Callable[[dict[str, Any], int], Dataset]
+    shapes: Callable[[dict[str, Any]], dict[str, Shape]]
+    options: dict[str, str] = field(default_factory=dict)  # option -> one-line doc
+
+
+REGISTRY: dict[str, DatasetEntry] = {}
+# Called in order with an unknown name; the first that returns an entry wins.
+FALLBACKS: list[Callable[[str], DatasetEntry | None]] = []
+
+
+def register(entry: DatasetEntry) -> DatasetEntry:
+    REGISTRY[entry.name] = entry
+    return entry
+
+
+def dataset_spec(training: dict[str, Any]) -> dict[str, Any]:
+    """`training.dataset` as a dict: a bare string is shorthand for `{"name": ...}`."""
+    spec = training.get("dataset")
+    if isinstance(spec, str):
+        return {"name": spec}
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        return spec
+    raise DatasetError("training.dataset: expected a dataset name or {\"name\": ...}")
+
+
+def find_entry(spec: dict[str, Any]) -> DatasetEntry:
+    """The registered entry for `spec["name"]`, or one a fallback (e.g. gymnasium) offers."""
+    name = spec["name"]
+    if name in REGISTRY:
+        return REGISTRY[name]
+    for fallback in FALLBACKS:
+        entry = fallback(name)
+        if entry is not None:
+            return entry
+    known = ", ".join(sorted(REGISTRY))
+    raise DatasetError(f"training.dataset: unknown dataset '{name}' (known: {known})")

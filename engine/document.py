@@ -1,0 +1,301 @@
+"""The document: named networks of nodes and edges plus a training setup.
+
+This is the one source of truth of the program. The editor's items observe it
+through `Event`s and change it only through the methods below (wrapped in undo
+commands); the compiler and the trainers read it. Reading and writing files
+lives in `engine/readwrite.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine.blocks import get_block
+from engine.errors import EditError
+from engine.observer import Event
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Node:
+    """One block on the canvas. `params` holds only what differs from the defaults."""
+
+    id: str
+    block: str
+    params: dict[str, Any] = field(default_factory=dict)
+    pos: tuple[float, float] = (0.0, 0.0)
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept verbatim
+
+    @property
+    def spec(self):
+        return get_block(self.block)
+
+    def resolved_params(self) -> dict[str, Any]:
+        return self.spec.resolve(self.params)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A wire from an output port to an input port."""
+
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def source(self) -> str:
+        return f"{self.src}.{self.src_port}"
+
+    @property
+    def target(self) -> str:
+        return f"{self.dst}.{self.dst_port}"
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}"
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """`"conv1.out"` -> `("conv1", "out")`; a bare node id means its single port."""
+    node, _, port = address.partition(".")
+    return node, port
+
+
+class Network:
+    """A directed graph of blocks; every edit notifies its subscribers."""
+
+    def __init__(self, name: str = "main") -> None:
+        self.name = name
+        self.nodes: dict[str, Node] = {}
+        self.edges: list[Edge] = []
+        self.extra: dict[str, Any] = {}
+        self.node_added = Event()  # (node)
+        self.node_removed = Event()  # (node)
+        self.edge_added = Event()  # (edge)
+        self.edge_removed = Event()  # (edge)
+        self.param_changed = Event()  # (node, name)
+        self.node_moved = Event()  # (node)
+        self.changed = Event()  # () after any edit: checking and dirty tracking listen here
+        self._graph: nx.MultiDiGraph | None = None
+
+    # ---- queries -------------------------------------------------------------
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise EditError(f"no node '{node_id}' in network '{self.name}'") from None
+
+    def graph(self) -> nx.MultiDiGraph:
+        """The wiring as a networkx graph (cached until the next structural edit)."""
+        if self._graph is None:
+            graph = nx.MultiDiGraph()
+            graph.add_nodes_from(self.nodes)
+            for e in self.edges:
+                graph.add_edge(e.src, e.dst, key=(e.src_port, e.dst_port))
+            self._graph = graph
+        return self._graph
+
+    def topological_order(self) -> list[str]:
+        """Node ids so that every edge goes forward; raises NetworkXUnfeasible on a cycle."""
+        return list(nx.lexicographical_topological_sort(self.graph(), key=self._order_key))
+
+    def cycles(self) -> list[list[str]]:
+        return [sorted(c) for c in nx.simple_cycles(nx.DiGraph(self.graph()))]
+
+    def downstream(self, node_id: str) -> set[str]:
+        """The node and everything reachable from it: what an edit can affect."""
+        return {node_id} | nx.descendants(self.graph(), node_id)
+
+    def incoming(self, node_id: str) -> dict[str, Edge]:
+        return {e.dst_port: e for e in self.edges if e.dst == node_id}
+
+    def outgoing(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == node_id]
+
+    def unique_id(self, block: str) -> str:
+        """A fresh readable id such as `conv2d_3`, valid as a Python identifier."""
+        base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", block).lower().replace("__", "_")
+        base = re.sub(r"[^a-z0-9_]", "", base) or "node"
+        n = 1
+        while f"{base}_{n}" in self.nodes:
+            n += 1
+        return f"{base}_{n}"
+
+    def _order_key(self, node_id: str) -> str:
+        return f"{list(self.nodes).index(node_id):08d}"
+
+    # ---- edits ---------------------------------------------------------------
+
+    def add_node(self, block: str, params: dict[str, Any] | None = None,
+                 pos: tuple[float, float] = (0.0, 0.0), node_id: str | None = None,
+                 extra: dict[str, Any] | None = None) -> Node:
+        get_block(block)  # raises for an unknown block
+        node_id = node_id or self.unique_id(block)
+        if not IDENTIFIER.match(node_id):
+            raise EditError(f"node id '{node_id}' must be a Python identifier (letters, digits, _)")
+        if node_id in self.nodes:
+            raise EditError(f"a node '{node_id}' already exists in network '{self.name}'")
+        node = Node(node_id, block, dict(params or {}), (float(pos[0]), float(pos[1])),
+                    dict(extra or {}))
+        self.nodes[node_id] = node
+        self._structure_changed()
+        self.node_added.emit(node)
+        self.changed.emit()
+        return node
+
+    def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
+        """Remove a node and its edges; returns both so an undo can restore them."""
+        node = self.node(node_id)
+        edges = [e for e in self.edges if node_id in (e.src, e.dst)]
+        for edge in edges:
+            self._remove_edge(edge)
+        del self.nodes[node_id]
+        self._structure_changed()
+        self.node_removed.emit(node)
+        self.changed.emit()
+        return node, edges
+
+    def restore_node(self, node: Node, index: int | None = None) -> None:
+        """Put back a node object removed earlier (undo), at its old place in the order."""
+        if node.id in self.nodes:
+            raise EditError(f"a node '{node.id}' already exists in network '{self.name}'")
+        items = list(self.nodes.items())
+        items.insert(len(items) if index is None else index, (node.id, node))
+        self.nodes = dict(items)
+        self._structure_changed()
+        self.node_added.emit(node)
+        self.changed.emit()
+
+    def can_connect(self, source: str, target: str) -> str | None:
+        """Why wiring `source` to `target` is refused, or None when it is allowed."""
+        src, src_port = split_address(source)
+        dst, dst_port = split_address(target)
+        if src not in self.nodes or dst not in self.nodes:
+            missing = src if src not in self.nodes else dst
+            return f"no node '{missing}' in network '{self.name}'"
+        if src == dst:
+            return f"cannot wire '{src}' to itself"
+        if src_port not in self.nodes[src].spec.output_names():
+            return f"'{self.nodes[src].block}' has no output port '{src_port}'"
+        if not self.nodes[dst].spec.accepts_input(dst_port):
+            return f"'{self.nodes[dst].block}' has no input port '{dst_port}'"
+        if dst in nx.ancestors(self.graph(), src):
+            return f"wiring {source} -> {target} would close a cycle"
+        return None
+
+    def connect(self, source: str, target: str, extra: dict[str, Any] | None = None,
+                ) -> tuple[Edge, Edge | None]:
+        """Wire an output to an input; an input takes one edge, so an old one is replaced.
+
+        Returns the new edge and the one it replaced (for undo).
+        """
+        reason = self.can_connect(source, target)
+        if reason:
+            raise EditError(reason)
+        src, src_port = split_address(source)
+        dst, dst_port = split_address(target)
+        replaced = self.incoming(dst).get(dst_port)
+        if replaced is not None:
+            self._remove_edge(replaced)
+        edge = Edge(src, src_port, dst, dst_port, dict(extra or {}))
+        self.edges.append(edge)
+        self._structure_changed()
+        self.edge_added.emit(edge)
+        self.changed.emit()
+        return edge, replaced
+
+    def add_edge(self, edge: Edge) -> None:
+        """Re-insert an edge object as it was (load, paste, undo); no cycle check."""
+        for name in (edge.src, edge.dst):
+            self.node(name)
+        if edge in self.edges:
+            raise EditError(f"edge {edge} already exists")
+        self.edges.append(edge)
+        self._structure_changed()
+        self.edge_added.emit(edge)
+        self.changed.emit()
+
+    def disconnect(self, edge: Edge) -> None:
+        if edge not in self.edges:
+            raise EditError(f"no edge {edge} in network '{self.name}'")
+        self._remove_edge(edge)
+        self.changed.emit()
+
+    def set_param(self, node_id: str, name: str, value: Any) -> Any:
+        """Set a parameter (None resets it to its default); returns the old stored value."""
+        node = self.node(node_id)
+        old = node.params.get(name)
+        if value is None:
+            node.params.pop(name, None)
+        else:
+            node.params[name] = copy.deepcopy(value)
+        self.param_changed.emit(node, name)
+        self.changed.emit()
+        return old
+
+    def move(self, node_id: str, pos: tuple[float, float]) -> None:
+        node = self.node(node_id)
+        node.pos = (float(pos[0]), float(pos[1]))
+        self.node_moved.emit(node)
+        self.changed.emit()
+
+    def _remove_edge(self, edge: Edge) -> None:
+        self.edges.remove(edge)
+        self._structure_changed()
+        self.edge_removed.emit(edge)
+
+    def _structure_changed(self) -> None:
+        self._graph = None
+
+
+class Document:
+    """Named networks and the training setup; what a `.json` file or bundle holds."""
+
+    def __init__(self, name: str = "Untitled", description: str = "") -> None:
+        self.name = name
+        self.description = description
+        self.networks: dict[str, Network] = {}
+        self.training: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}  # unknown top-level keys, written back on save
+        self.path: str | None = None  # where it was loaded from; not saved
+        self.changed = Event()  # () after any edit to any network or the training setup
+        self.training_changed = Event()  # (key)
+        self.networks_changed = Event()  # () a network was added or removed
+
+    def network(self, name: str = "main") -> Network:
+        try:
+            return self.networks[name]
+        except KeyError:
+            known = ", ".join(self.networks) or "none"
+            raise EditError(f"no network '{name}' in this document (it has: {known})") from None
+
+    def add_network(self, name: str = "main") -> Network:
+        if not IDENTIFIER.match(name):
+            raise EditError(f"network name '{name}' must be a Python identifier")
+        if name in self.networks:
+            raise EditError(f"a network '{name}' already exists")
+        network = Network(name)
+        network.changed.sub(self.changed.emit)
+        self.networks[name] = network
+        self.networks_changed.emit()
+        self.changed.emit()
+        return network
+
+    def set_training(self, key: str, value: Any) -> Any:
+        """Set one training-setup key (None removes it); returns the old value."""
+        old = self.training.get(key)
+        if value is None:
+            self.training.pop(key, None)
+        else:
+            self.training[key] = copy.deepcopy(value)
+        self.training_changed.emit(key)
+        self.changed.emit()
+        return old

@@ -1,0 +1,199 @@
+"""Reading and writing the v1 JSON format.
+
+Loading goes in three steps (as orange-canvas-core's `scheme/readwrite.py`):
+parse the text into plain records, migrate old versions, then build the
+`Document`. Every check names the file, the JSON path and what was expected,
+so a bad file gives one readable message and never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.blocks import CATALOGUE
+from engine.document import IDENTIFIER, Document, Edge, Network, split_address
+from engine.errors import DocumentError
+from engine.fileio import atomic_write_bytes
+
+FORMAT = "netcanvas"
+VERSION = 1
+
+# version n -> function turning a version-n record into a version n+1 record.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+DOCUMENT_KEYS = {"format", "version", "name", "description", "networks", "training"}
+NODE_KEYS = {"id", "block", "params", "pos"}
+EDGE_KEYS = {"from", "to"}
+
+
+class _Reader:
+    """Walks the raw JSON, raising DocumentError with the path where it went wrong."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, path: str, reason: str) -> DocumentError:
+        return DocumentError(self.file, path, reason)
+
+    def expect(self, value: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any:
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)):
+            raise self.fail(path, f"expected {what}, got {_describe(value)}")
+        return value
+
+    def document(self, raw: Any) -> Document:
+        raw = self.expect(raw, dict, "", "a JSON object at the top level")
+        if raw.get("format", FORMAT) != FORMAT:
+            raise self.fail("format", f"expected \"{FORMAT}\", got {raw['format']!r}")
+        raw = self.migrate(raw)
+        doc = Document(
+            self.expect(raw.get("name", "Untitled"), str, "name", "a string"),
+            self.expect(raw.get("description", ""), str, "description", "a string"),
+        )
+        networks = self.expect(raw.get("networks"), dict, "networks",
+                               "an object of named networks")
+        for name, net in networks.items():
+            if not IDENTIFIER.match(name):
+                raise self.fail(f"networks.{name}", "a network name must be a Python identifier")
+            self.network(doc.add_network(name), net, f"networks.{name}")
+        doc.training = dict(self.expect(raw.get("training", {}), dict, "training", "an object"))
+        doc.extra = {k: v for k, v in raw.items() if k not in DOCUMENT_KEYS}
+        return doc
+
+    def migrate(self, raw: dict[str, Any]) -> dict[str, Any]:
+        version = raw.get("version", VERSION)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise self.fail("version", f"expected a positive integer, got {_describe(version)}")
+        if version > VERSION:
+            raise self.fail(
+                "version",
+                f"this file is format version {version}, but this NetCanvas reads up to "
+                f"version {VERSION}; open it with a newer NetCanvas",
+            )
+        while version < VERSION:
+            raw = MIGRATIONS[version](raw)
+            version += 1
+        return raw
+
+    def network(self, network: Network, raw: Any, path: str) -> None:
+        raw = self.expect(raw, dict, path, "an object with nodes and edges")
+        nodes = self.expect(raw.get("nodes", []), list, f"{path}.nodes", "a list of nodes")
+        for i, node in enumerate(nodes):
+            self.node(network, node, f"{path}.nodes[{i}]")
+        edges = self.expect(raw.get("edges", []), list, f"{path}.edges", "a list of edges")
+        for i, edge in enumerate(edges):
+            self.edge(network, edge, f"{path}.edges[{i}]")
+        network.extra = {k: v for k, v in raw.items() if k not in {"nodes", "edges"}}
+
+    def node(self, network: Network, raw: Any, path: str) -> None:
+        raw = self.expect(raw, dict, path, "a node object")
+        node_id = self.expect(raw.get("id"), str, f"{path}.id", "a string id")
+        if not IDENTIFIER.match(node_id):
+            raise self.fail(f"{path}.id", f"'{node_id}' is not a valid id (letters, digits, _)")
+        if node_id in network.nodes:
+            raise self.fail(f"{path}.id", f"duplicate node id '{node_id}'")
+        block = self.expect(raw.get("block"), str, f"{path}.block", "a block name")
+        if block not in CATALOGUE:
+            raise self.fail(f"{path}.block", f"unknown block '{block}'")
+        params = self.expect(raw.get("params", {}), dict, f"{path}.params", "an object")
+        spec = CATALOGUE[block]
+        for name, value in params.items():
+            param = spec.param(name)
+            problem = param.type_error(value) if param else None
+            if problem:
+                raise self.fail(f"{path}.params.{name}", problem)
+        pos = raw.get("pos", [0, 0])
+        if not (isinstance(pos, list) and len(pos) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos)):
+            raise self.fail(f"{path}.pos", f"expected [x, y] numbers, got {_describe(pos)}")
+        extra = {k: v for k, v in raw.items() if k not in NODE_KEYS}
+        network.add_node(block, params, (pos[0], pos[1]), node_id, extra)
+
+    def edge(self, network: Network, raw: Any, path: str) -> None:
+        raw = self.expect(raw, dict, path, 'an edge object {"from": ..., "to": ...}')
+        ends = []
+        for key in ("from", "to"):
+            address = self.expect(raw.get(key), str, f"{path}.{key}", '"node.port"')
+            node_id, port = split_address(address)
+            if node_id not in network.nodes:
+                raise self.fail(f"{path}.{key}", f"no node '{node_id}' (dangling edge)")
+            spec = network.nodes[node_id].spec
+            ok = port in spec.output_names() if key == "from" else spec.accepts_input(port)
+            if not ok:
+                side = "output" if key == "from" else "input"
+                raise self.fail(f"{path}.{key}", f"'{spec.name}' has no {side} port '{port}'")
+            ends.append((node_id, port))
+        (src, src_port), (dst, dst_port) = ends
+        edge = Edge(src, src_port, dst, dst_port, {k: v for k, v in raw.items() if k not in EDGE_KEYS})
+        if edge in network.edges or dst_port in network.incoming(dst):
+            raise self.fail(path, f"input {dst}.{dst_port} is wired twice")
+        network.add_edge(edge)
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _describe(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "nothing"}
+    text = json.dumps(value)[:40] if not isinstance(value, dict | list) else ""
+    return names.get(type(value), type(value).__name__) + (f" ({text})" if text else "")
+
+
+def parse_document(text: str | bytes, file: str = "") -> Document:
+    """Build a Document from JSON text; DocumentError says what and where."""
+    try:
+        raw = json.loads(text)
+    except UnicodeDecodeError:
+        raise DocumentError(file, "", "not a text file (it is not valid UTF-8)") from None
+    except json.JSONDecodeError as exc:
+        raise DocumentError(
+            file, "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    return _Reader(file).document(raw)
+
+
+def load_json_document(path: str | os.PathLike) -> Document:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DocumentError(str(path), "", f"cannot read the file: {exc.strerror or exc}") from None
+    doc = parse_document(data, str(path))
+    doc.path = str(path)
+    return doc
+
+
+def document_to_dict(doc: Document) -> dict[str, Any]:
+    """The v1 record of a document; unknown keys go back where they came from."""
+    networks = {}
+    for name, net in doc.networks.items():
+        nodes = [
+            {"id": n.id, "block": n.block, "params": n.params,
+             "pos": [round(n.pos[0], 2), round(n.pos[1], 2)], **n.extra}
+            for n in net.nodes.values()
+        ]
+        edges = [{"from": e.source, "to": e.target, **e.extra} for e in net.edges]
+        networks[name] = {"nodes": nodes, "edges": edges, **net.extra}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": doc.name,
+        "description": doc.description,
+        "networks": networks,
+        "training": doc.training,
+        **doc.extra,
+    }
+
+
+def document_to_json(doc: Document) -> str:
+    return json.dumps(document_to_dict(doc), indent=2, ensure_ascii=False) + "\n"
+
+
+def save_document(doc: Document, path: str | os.PathLike) -> None:
+    """Write the document atomically; the previous file survives any failure."""
+    atomic_write_bytes(path, document_to_json(doc).encode("utf-8"))
+    doc.path = str(path)

@@ -1,0 +1,41 @@
+"""The table `netcanvas check` prints: node, block, output shape, parameters, errors."""
+
+from __future__ import annotations
+
+from engine.blocks.base import fmt_shape
+from engine.document import Document
+from engine.shapes import CheckReport
+
+
+def human_count(n: int) -> str:
+    """12_345_678 -> '12.3M': totals a person can read at a glance."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def format_check(doc: Document, report: CheckReport) -> str:
+    lines = [f"{doc.name}"]
+    lines += [f"error: {p}" for p in report.problems]
+    for name, net in report.networks.items():
+        lines.append(f"\nnetwork '{name}'")
+        rows = [("node", "block", "output shape", "params", "notes")]
+        for r in net.nodes.values():
+            shapes = ", ".join(
+                fmt_shape(s) if port == "out" else f"{port}: {fmt_shape(s)}"
+                for port, s in r.outputs.items()
+            )
+            notes = "; ".join([f"ERROR {e}" for e in r.errors] + [f"warning: {w}" for w in r.warnings])
+            rows.append((r.node_id, r.block, shapes or "-", f"{r.parameters:,}", notes))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            cells = [row[i].ljust(widths[i]) if i != 3 else row[i].rjust(widths[i]) for i in range(4)]
+            lines.append("  ".join(cells + [row[4]]).rstrip())
+        lines += [f"error: {p}" for p in net.problems]
+        lines.append(
+            f"total: {net.parameters:,} parameters, {human_count(net.macs)} multiply-adds per sample"
+        )
+    errors = len(report.errors)
+    lines.append("\nOK: no errors" if not errors else f"\n{errors} error(s): fix them to train")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""NetCanvas's desktop application. Imports the engine; the engine never imports it."""

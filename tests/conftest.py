@@ -1,0 +1,21 @@
+"""Shared test set-up: headless Qt, one torch thread, and the presets folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parent.parent
+PRESETS = sorted((ROOT / "presets").glob("*.json"))
+
+
+@pytest.fixture
+def presets_dir() -> Path:
+    return ROOT / "presets"
