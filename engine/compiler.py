@@ -35,8 +35,11 @@ def checked_network(doc: Document, name: str = "main") -> NetworkReport:
     return report
 
 
-def compile_network(doc: Document, name: str = "main") -> fx.GraphModule:
-    """Build a trainable module for network `name`; refuses a graph with errors."""
+def compile_network(doc: Document, name: str = "main", trained: bool = True) -> fx.GraphModule:
+    """Build a trainable module for network `name`; refuses a graph with errors.
+
+    With `trained`, weights the document carries (from a run or a bundle) are loaded.
+    """
     report = checked_network(doc, name)
     network = doc.network(name)
     graph = fx.Graph()
@@ -81,6 +84,8 @@ def compile_network(doc: Document, name: str = "main") -> fx.GraphModule:
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     module = fx.GraphModule(root, graph, class_name=class_name(name))
     module.graph.lint()
+    if trained and name in doc.weights:
+        module.load_state_dict(doc.weights[name])
     return module
 
 

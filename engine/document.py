@@ -266,6 +266,10 @@ class Document:
         self.training: dict[str, Any] = {}
         self.extra: dict[str, Any] = {}  # unknown top-level keys, written back on save
         self.path: str | None = None  # where it was loaded from; not saved
+        # Trained state, filled by a trainer or by opening a bundle; never in the JSON.
+        self.weights: dict[str, dict[str, Any]] = {}  # network -> state_dict (tensors)
+        self.metrics: dict[str, Any] = {}  # final metrics and curves of the last run
+        self.train_state: dict[str, Any] = {}  # optimizer states and counters, for resume
         self.changed = Event()  # () after any edit to any network or the training setup
         self.training_changed = Event()  # (key)
         self.networks_changed = Event()  # () a network was added or removed
