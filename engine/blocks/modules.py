@@ -5,7 +5,6 @@ verbatim into the `model.py` it writes, so exported code runs without NetCanvas.
 """
 
 import math
-from typing import List
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +27,7 @@ class TakeLast(nn.Module):
 class Reshape(nn.Module):
     """Reshape every sample, keeping the batch axis: (N, *) -> (N, *shape)."""
 
-    def __init__(self, shape: List[int]):
+    def __init__(self, shape: list[int]):
         super().__init__()
         self.shape = list(shape)
 
@@ -97,7 +96,7 @@ class GraphConv(nn.Module):
 class Add(nn.Module):
     """Element-wise sum of all inputs (a residual connection)."""
 
-    def forward(self, xs: List[Tensor]) -> Tensor:
+    def forward(self, xs: list[Tensor]) -> Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out + x
@@ -107,7 +106,7 @@ class Add(nn.Module):
 class Multiply(nn.Module):
     """Element-wise product of all inputs (a gate)."""
 
-    def forward(self, xs: List[Tensor]) -> Tensor:
+    def forward(self, xs: list[Tensor]) -> Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out * x
@@ -121,5 +120,5 @@ class Concat(nn.Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, xs: List[Tensor]) -> Tensor:
+    def forward(self, xs: list[Tensor]) -> Tensor:
         return torch.cat(xs, dim=self.dim)

@@ -1,0 +1,49 @@
+"""Trainers, one per paradigm, chosen by `training.task`, all speaking `events`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.document import Document
+from engine.errors import NetCanvasError
+from engine.training.base import RunOptions, Trainer
+from engine.training.events import (
+    Activations,
+    Checkpoint,
+    Episode,
+    Epoch,
+    Failed,
+    Finished,
+    Samples,
+    Started,
+    Step,
+)
+from engine.training.supervised import SupervisedTrainer
+
+TrainerFactory = Callable[[Document, RunOptions], Trainer]
+
+
+def _supervised(task: str) -> TrainerFactory:
+    return lambda doc, options: SupervisedTrainer(doc, options, task)
+
+
+TRAINERS: dict[str, TrainerFactory] = {
+    task: _supervised(task) for task in ("classification", "regression", "sequence", "autoencoder")
+}
+
+
+def make_trainer(doc: Document, options: RunOptions | None = None, **overrides) -> Trainer:
+    """The trainer for `doc.training.task`; keyword overrides fill RunOptions."""
+    options = options or RunOptions(**overrides)
+    task = doc.training.get("task", "classification")
+    if task not in TRAINERS:
+        raise NetCanvasError(
+            f"training.task: unknown task '{task}' (known: {', '.join(sorted(TRAINERS))})"
+        )
+    return TRAINERS[task](doc, options)
+
+
+__all__ = [
+    "TRAINERS", "Activations", "Checkpoint", "Epoch", "Episode", "Failed", "Finished",
+    "RunOptions", "Samples", "Started", "Step", "Trainer", "make_trainer",
+]

@@ -1,0 +1,102 @@
+"""`netcanvas train`: the same trainer the GUI drives, with a text progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from engine.training.events import Episode, Epoch, Failed, Finished, Started, Step
+
+
+class ProgressBar:
+    """A one-line bar with ETA and the live loss, redrawn at most ten times a second."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.began = time.monotonic()
+        self.drawn = 0.0
+        self.unit = "epoch"
+        self.total = 0
+        self.last_loss: float | None = None
+        self.last_reward: float | None = None
+
+    def started(self, event: Started) -> None:
+        self.unit = "episode" if event.task in ("dqn", "q_learning") else "epoch"
+        self.total = event.total_epochs
+        self.line(f"training '{event.task}' on {event.device}: "
+                  + ", ".join(f"{n} {p:,} parameters" for n, p in event.parameters.items()))
+
+    def update(self, progress: float, counter: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.quiet or (not force and now - self.drawn < 0.1):
+            return
+        self.drawn = now
+        elapsed = now - self.began
+        eta = elapsed / progress * (1 - progress) if progress > 0 else 0.0
+        filled = int(progress * 30)
+        extra = f"loss {self.last_loss:.4g}" if self.last_loss is not None else ""
+        if self.last_reward is not None:
+            extra = f"reward {self.last_reward:.1f}"
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {progress:6.1%} {self.unit} "
+            f"{counter}/{self.total}  {extra}  ETA {_duration(eta)}   "
+        )
+        self.stream.flush()
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            self.stream.write("\r" + text + " " * 10 + "\n")
+            self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def _format_metrics(metrics: dict) -> str:
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    return ", ".join(f"{k} {v:.4g}" for k, v in scalars.items())
+
+
+def run_train(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    from engine import load_document
+    from engine.bundle import save_bundle
+    from engine.training import RunOptions, make_trainer
+
+    doc = load_document(args.file)
+    resume = bool(doc.train_state)
+    options = RunOptions(device=args.device, seed=args.seed, epochs=args.epochs, resume=resume)
+    bar = ProgressBar(err, args.quiet)
+    result: Finished | Failed | None = None
+    for event in make_trainer(doc, options).run():
+        if isinstance(event, Started):
+            bar.started(event)
+        elif isinstance(event, Step):
+            bar.last_loss = event.loss
+            bar.update(event.progress, event.epoch)
+        elif isinstance(event, Episode):
+            bar.last_reward = event.reward
+            bar.update(event.progress, event.episode)
+        elif isinstance(event, Epoch):
+            bar.update(event.progress, event.epoch, force=True)
+            bar.line(f"epoch {event.epoch}: train {_format_metrics(event.train)}; "
+                     f"val {_format_metrics(event.val)}")
+        elif isinstance(event, Finished | Failed):
+            result = event
+    target = Path(args.out) / f"{Path(args.file).stem.removesuffix('.ncz')}.ncz"
+    if doc.weights:
+        save_bundle(doc, None, target, metrics=doc.metrics, train_state=doc.train_state)
+    if isinstance(result, Failed):
+        kept = f" (last good weights saved to {target})" if doc.weights else ""
+        print(f"netcanvas train: {result.message}{kept}", file=err)
+        return 1
+    assert isinstance(result, Finished)
+    state = "stopped early" if result.stopped else "done"
+    print(f"{state} in {_duration(result.seconds)}: {_format_metrics(result.metrics)}", file=out)
+    print(f"saved {target}", file=out)
+    return 0
