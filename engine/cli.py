@@ -9,11 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from engine.errors import NetCanvasError
-
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,12 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _presets(args: argparse.Namespace) -> int:
+    from engine.presets import preset_paths
     from engine.readwrite import load_json_document
 
-    for path in sorted(PRESETS_DIR.glob("*.json")):
+    for path in preset_paths():
         doc = load_json_document(path)
-        summary = doc.description.split(". ")[0].strip().rstrip(".")
-        print(f"{path.stem:<24} {doc.name}: {summary[:90]}")
+        dataset = doc.training.get("dataset", {})
+        dataset = dataset.get("name", "?") if isinstance(dataset, dict) else dataset
+        print(f"{path.stem:<24} {doc.name} ({doc.training.get('task', '?')} on {dataset})")
     return 0
 
 

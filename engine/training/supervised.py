@@ -13,6 +13,7 @@ import torch
 
 from engine.data import ArrayDataset, load_dataset
 from engine.errors import NetCanvasError
+from engine.training.augment import check_augment, random_shift
 from engine.training.base import Trainer
 from engine.training.events import Epoch, Event, Samples, Step
 from engine.training.feeding import batches, check_sources, first_output, input_sources, to_tensor
@@ -57,6 +58,7 @@ class SupervisedTrainer(Trainer):
             self.y = self.y.float()
         self.splits = {k: torch.from_numpy(v).long() for k, v in data.splits.items()}
         self.batch_size = int(self.training.get("batch_size", 64))
+        self.shift = check_augment(self.training.get("augment")).get("shift", 0)
         self.steps_per_epoch = max(1, -(-len(self.splits["train"]) // self.batch_size))
 
     # ---- the loop --------------------------------------------------------------
@@ -74,6 +76,10 @@ class SupervisedTrainer(Trainer):
                 self.checkpoint_controls()
                 began = time.perf_counter()
                 xb, yb = self.x[idx].to(self.device), self.y[idx].to(self.device)
+                if self.shift:
+                    xb = random_shift(xb, self.shift, self.generator)
+                    if self.task == "autoencoder":
+                        yb = xb
                 out = first_output(self.model(xb))
                 loss = self.compute_loss(out, yb)
                 value = self.check_loss(loss)
@@ -172,6 +178,8 @@ class SupervisedTrainer(Trainer):
         if self.task == "regression" and x_test.dim() == 3 and self.y.dim() == 2:
             naive = x_test[:, -1, : self.y.shape[-1]].to(self.device)
             metrics["test_naive_mse"] = float(((naive - target.reshape(naive.shape)) ** 2).mean())
+            # How many times better than "the next value equals the last one".
+            metrics["test_naive_ratio"] = metrics["test_naive_mse"] / max(metrics["test_mse"], 1e-12)
         return metrics
 
     @torch.no_grad()
