@@ -25,7 +25,7 @@ from engine.presets import Expectation, load_preset, preset_paths  # noqa: E402
 from engine.training import Failed, Finished, make_trainer  # noqa: E402
 
 # Run order: a preset another one is compared with, or used to judge it, comes first.
-FIRST = ("lenet_digits", "rnn_remember")
+FIRST = ("lenet_digits", "rnn_delayed_copy")
 
 
 def train_preset(name: str, trained: dict) -> tuple[dict, float, str]:

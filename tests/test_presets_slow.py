@@ -1,0 +1,27 @@
+"""Every preset reaches its published-grade target from its own seed (`pytest -m slow`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.presets_benchmark import train_preset
+from engine.presets import Expectation, load_preset, preset_paths
+
+pytestmark = pytest.mark.slow
+
+TRAINED: dict = {}
+RESULTS: dict = {}
+ORDER = ["lenet_digits", "rnn_delayed_copy"] + sorted(
+    p.stem for p in preset_paths() if p.stem not in ("lenet_digits", "rnn_delayed_copy", "gcn_cora"))
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_preset_reaches_its_target(name):
+    metrics, seconds, failure = train_preset(name, TRAINED)
+    assert not failure, failure
+    RESULTS[name] = metrics
+    expect = Expectation.of(load_preset(name))
+    assert expect.metric in metrics, sorted(metrics)
+    assert expect.met(metrics, seconds, RESULTS), (
+        f"{name}: {expect.metric} = {metrics[expect.metric]} in {seconds:.0f} s; "
+        f"target {expect.target_text()}")
