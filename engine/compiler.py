@@ -7,7 +7,9 @@ and the result scripts, traces, exports to ONNX and runs under `torch.compile`.
 
 from __future__ import annotations
 
+import keyword
 import operator
+from functools import cache
 
 import torch
 from torch import fx, nn
@@ -20,6 +22,30 @@ from engine.shapes import NetworkChecker, NetworkReport, dataset_shapes_for
 def class_name(network_name: str) -> str:
     """`q_network` -> `QNetwork`: the class name a person would give the module."""
     return "".join(part.capitalize() for part in network_name.split("_")) or "Network"
+
+
+@cache
+def _reserved_names() -> frozenset[str]:
+    """Names a submodule or a forward() argument cannot take without breaking the module."""
+    taken = set(dir(fx.GraphModule(nn.Module(), fx.Graph()))) | set(vars(nn.Module()))
+    return frozenset(taken | set(keyword.kwlist) | {"self"})
+
+
+def attribute_names(node_ids) -> dict[str, str]:
+    """Node id -> the attribute (and argument) name it gets in the compiled module.
+
+    It is the node id itself, except for ids that would break the generated code
+    (`self`, `class`, `training`, `forward`, ...), which get a trailing `_`.
+    """
+    ids = set(node_ids)
+    reserved = _reserved_names()
+    names = {}
+    for node_id in node_ids:
+        name = node_id
+        while name in reserved or (name != node_id and name in ids):
+            name += "_"
+        names[node_id] = name
+    return names
 
 
 def checked_network(doc: Document, name: str = "main") -> NetworkReport:
@@ -47,12 +73,15 @@ def compile_network(doc: Document, name: str = "main", trained: bool = True) -> 
     values: dict[tuple[str, str], fx.Node] = {}
     outputs: list[fx.Node] = []
     used = {(e.src, e.src_port) for e in network.edges}
+    names = attribute_names(network.nodes)
     for node_id in network.topological_order():
         node = network.nodes[node_id]
         spec = node.spec
         incoming = network.incoming(node_id)
+        attr = names[node_id]
         if spec.name == "Input":
-            values[(node_id, "out")] = graph.placeholder(node_id)
+            values[(node_id, "out")] = graph.placeholder(attr)
+            values[(node_id, "out")].meta["node_id"] = node_id
             continue
         if spec.name == "Output":
             edge = incoming["in"]
@@ -60,7 +89,7 @@ def compile_network(doc: Document, name: str = "main", trained: bool = True) -> 
             continue
         node_report = report.nodes[node_id]
         params = node.resolved_params()
-        root.add_module(node_id, spec.build(params, node_report.inputs))
+        root.add_module(attr, spec.build(params, node_report.inputs))
         args = []
         for port in spec.input_names(set(incoming)):
             source = port
@@ -68,22 +97,32 @@ def compile_network(doc: Document, name: str = "main", trained: bool = True) -> 
                 source = spec.input_port(source).fallback
             edge = incoming[source]
             args.append(values[(edge.src, edge.src_port)])
-        call = graph.call_module(node_id, ([*args],) if spec.variadic else tuple(args))
+        call = graph.create_node("call_module", attr,
+                                 ([*args],) if spec.variadic else tuple(args), name=attr)
         if not spec.output_paths:
             values[(node_id, "out")] = call
             continue
+        # One getitem per tuple level, shared by the ports under it: LSTM gives
+        # `lstm_out = lstm[0]`, `lstm_h_c = lstm[1]`, `lstm_h = lstm_h_c[0]`.
+        picked: dict[tuple[int, ...], fx.Node] = {(): call}
         for port, path in spec.output_paths.items():
             if (node_id, port) not in used:
                 continue
-            value = call
-            for depth, index in enumerate(path):
-                label = f"{node_id}_{port}" if depth == len(path) - 1 else None
-                value = graph.create_node("call_function", operator.getitem, (value, index),
-                                          name=label)
-            values[(node_id, port)] = value
+            for depth in range(1, len(path) + 1):
+                prefix = path[:depth]
+                if prefix not in picked:
+                    under = [p for p, q in spec.output_paths.items() if q[:depth] == prefix]
+                    picked[prefix] = graph.create_node(
+                        "call_function", operator.getitem, (picked[path[:depth - 1]], path[depth - 1]),
+                        name=f"{attr}_{'_'.join(under)}")
+            values[(node_id, port)] = picked[path]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     module = fx.GraphModule(root, graph, class_name=class_name(name))
     module.graph.lint()
+    # node id -> submodule name, for hooks on a node (the same but for reserved words)
+    module.meta["submodules"] = {n: a for n, a in names.items() if a in root._modules}
+    # the Input node ids in forward()'s argument order
+    module.meta["inputs"] = [n.meta["node_id"] for n in module.graph.nodes if n.op == "placeholder"]
     if trained and name in doc.weights:
         module.load_state_dict(doc.weights[name])
     return module

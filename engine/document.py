@@ -9,6 +9,7 @@ lives in `engine/readwrite.py`.
 from __future__ import annotations
 
 import copy
+import heapq
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,11 @@ class Network:
         self.node_moved = Event()  # (node)
         self.changed = Event()  # () after any edit: checking and dirty tracking listen here
         self._graph: nx.MultiDiGraph | None = None
+        # Indexes kept in step with `edges` so that checking a node is O(its edges),
+        # not O(all edges): shape inference asks for every node on every edit.
+        self._incoming: dict[str, dict[str, Edge]] = {}
+        self._outgoing: dict[str, list[Edge]] = {}
+        self._order: list[str] | None = None
 
     # ---- queries -------------------------------------------------------------
 
@@ -104,21 +110,93 @@ class Network:
         return self._graph
 
     def topological_order(self) -> list[str]:
-        """Node ids so that every edge goes forward; raises NetworkXUnfeasible on a cycle."""
-        return list(nx.lexicographical_topological_sort(self.graph(), key=self._order_key))
+        """Node ids so that every edge goes forward; raises NetworkXUnfeasible on a cycle.
+
+        Ties go to file order, so the compiled code reads in the order the
+        person laid the blocks out. Cached until the next structural edit.
+        """
+        if self._order is None:
+            order, left = self.ordered()
+            if left:
+                raise nx.NetworkXUnfeasible(
+                    f"network '{self.name}' has a cycle through {', '.join(sorted(left))}")
+            self._order = order
+        return list(self._order)
+
+    def ordered(self, skip: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], set[str]]:
+        """Kahn's algorithm with file-order ties: (ordered ids, ids left over by cycles).
+
+        What is left over is every node on a cycle or downstream of one; nodes in
+        `skip` and their edges are ignored, so skipping the cycles orders the rest.
+        """
+        ids = list(self.nodes)
+        index = {n: i for i, n in enumerate(ids)}
+        indegree = {n: 0 for n in ids if n not in skip}
+        for e in self.edges:
+            if e.src in indegree and e.dst in indegree:
+                indegree[e.dst] += 1
+        heap = [index[n] for n, d in indegree.items() if d == 0]
+        heapq.heapify(heap)
+        order = []
+        while heap:
+            node_id = ids[heapq.heappop(heap)]
+            order.append(node_id)
+            for e in self._outgoing.get(node_id, ()):
+                if e.dst in indegree:
+                    indegree[e.dst] -= 1
+                    if indegree[e.dst] == 0:
+                        heapq.heappush(heap, index[e.dst])
+        return order, set(indegree) - set(order)
+
+    def cycle_nodes(self) -> set[str]:
+        """Nodes that lie on a cycle (a self-loop counts), not those merely downstream."""
+        _, left = self.ordered()
+        if not left:
+            return set()
+        sub = self.graph().subgraph(left)
+        on_cycle = {n for c in nx.strongly_connected_components(sub) if len(c) > 1 for n in c}
+        return on_cycle | {n for n in left if sub.has_edge(n, n)}
+
+    def cycle_through(self, node_id: str) -> list[str]:
+        """A shortest cycle through `node_id` in wiring order (empty if there is none)."""
+        graph = self.graph()
+        if graph.has_edge(node_id, node_id):
+            return [node_id]
+        best: list[str] = []
+        for successor in set(graph.successors(node_id)):
+            try:
+                path = nx.shortest_path(graph, successor, node_id)
+            except nx.NetworkXNoPath:
+                continue
+            if not best or len(path) < len(best):
+                best = path
+        return [node_id] + best[:-1] if best else []
 
     def cycles(self) -> list[list[str]]:
-        return [sorted(c) for c in nx.simple_cycles(nx.DiGraph(self.graph()))]
+        """One cycle per group of nodes that feed each other, in wiring order.
+
+        Unlike enumerating every simple cycle this stays cheap on dense graphs.
+        """
+        cyclic = self.cycle_nodes()
+        found: list[list[str]] = []
+        seen: set[str] = set()
+        for node_id in self.nodes:
+            if node_id in cyclic and node_id not in seen:
+                cycle = self.cycle_through(node_id)
+                seen.update(cycle)
+                found.append(cycle)
+        return found
 
     def downstream(self, node_id: str) -> set[str]:
         """The node and everything reachable from it: what an edit can affect."""
         return {node_id} | nx.descendants(self.graph(), node_id)
 
     def incoming(self, node_id: str) -> dict[str, Edge]:
-        return {e.dst_port: e for e in self.edges if e.dst == node_id}
+        """The edge into each wired input port of a node."""
+        return dict(self._incoming.get(node_id, {}))
 
     def outgoing(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.src == node_id]
+        return list(self._outgoing.get(node_id, ()))
 
     def unique_id(self, block: str) -> str:
         """A fresh readable id such as `conv2d_3`, valid as a Python identifier."""
@@ -128,9 +206,6 @@ class Network:
         while f"{base}_{n}" in self.nodes:
             n += 1
         return f"{base}_{n}"
-
-    def _order_key(self, node_id: str) -> str:
-        return f"{list(self.nodes).index(node_id):08d}"
 
     # ---- edits ---------------------------------------------------------------
 
@@ -158,6 +233,8 @@ class Network:
         for edge in edges:
             self._remove_edge(edge)
         del self.nodes[node_id]
+        self._incoming.pop(node_id, None)
+        self._outgoing.pop(node_id, None)
         self._structure_changed()
         self.node_removed.emit(node)
         self.changed.emit()
@@ -202,24 +279,28 @@ class Network:
             raise EditError(reason)
         src, src_port = split_address(source)
         dst, dst_port = split_address(target)
-        replaced = self.incoming(dst).get(dst_port)
+        replaced = self._incoming.get(dst, {}).get(dst_port)
         if replaced is not None:
             self._remove_edge(replaced)
         edge = Edge(src, src_port, dst, dst_port, dict(extra or {}))
-        self.edges.append(edge)
-        self._structure_changed()
+        self._append_edge(edge)
         self.edge_added.emit(edge)
         self.changed.emit()
         return edge, replaced
 
     def add_edge(self, edge: Edge) -> None:
-        """Re-insert an edge object as it was (load, paste, undo); no cycle check."""
+        """Re-insert an edge object as it was (load, paste, undo); no cycle check.
+
+        An input still takes one edge: undo must take the replacing edge away first.
+        """
         for name in (edge.src, edge.dst):
             self.node(name)
-        if edge in self.edges:
+        taken = self._incoming.get(edge.dst, {}).get(edge.dst_port)
+        if taken == edge:
             raise EditError(f"edge {edge} already exists")
-        self.edges.append(edge)
-        self._structure_changed()
+        if taken is not None:
+            raise EditError(f"input {edge.target} is already wired from {taken.source}")
+        self._append_edge(edge)
         self.edge_added.emit(edge)
         self.changed.emit()
 
@@ -247,13 +328,24 @@ class Network:
         self.node_moved.emit(node)
         self.changed.emit()
 
+    def _append_edge(self, edge: Edge) -> None:
+        self.edges.append(edge)
+        self._incoming.setdefault(edge.dst, {})[edge.dst_port] = edge
+        self._outgoing.setdefault(edge.src, []).append(edge)
+        self._structure_changed()
+
     def _remove_edge(self, edge: Edge) -> None:
         self.edges.remove(edge)
+        ports = self._incoming.get(edge.dst, {})
+        if ports.get(edge.dst_port) == edge:
+            del ports[edge.dst_port]
+        self._outgoing[edge.src].remove(edge)
         self._structure_changed()
         self.edge_removed.emit(edge)
 
     def _structure_changed(self) -> None:
         self._graph = None
+        self._order = None
 
 
 class Document:

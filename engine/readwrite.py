@@ -9,6 +9,7 @@ so a bad file gives one readable message and never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -106,8 +107,7 @@ class _Reader:
             if problem:
                 raise self.fail(f"{path}.params.{name}", problem)
         pos = raw.get("pos", [0, 0])
-        if not (isinstance(pos, list) and len(pos) == 2
-                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos)):
+        if not (isinstance(pos, list) and len(pos) == 2 and all(_finite(v) for v in pos)):
             raise self.fail(f"{path}.pos", f"expected [x, y] numbers, got {_describe(pos)}")
         extra = {k: v for k, v in raw.items() if k not in NODE_KEYS}
         network.add_node(block, params, (pos[0], pos[1]), node_id, extra)
@@ -117,6 +117,8 @@ class _Reader:
         ends = []
         for key in ("from", "to"):
             address = self.expect(raw.get(key), str, f"{path}.{key}", '"node.port"')
+            if "." not in address:
+                raise self.fail(f"{path}.{key}", f'expected "node.port", got {address!r}')
             node_id, port = split_address(address)
             if node_id not in network.nodes:
                 raise self.fail(f"{path}.{key}", f"no node '{node_id}' (dangling edge)")
@@ -128,9 +130,19 @@ class _Reader:
             ends.append((node_id, port))
         (src, src_port), (dst, dst_port) = ends
         edge = Edge(src, src_port, dst, dst_port, {k: v for k, v in raw.items() if k not in EDGE_KEYS})
-        if edge in network.edges or dst_port in network.incoming(dst):
+        if dst_port in network.incoming(dst):
             raise self.fail(path, f"input {dst}.{dst_port} is wired twice")
         network.add_edge(edge)
+
+
+def _finite(value: Any) -> bool:
+    """A JSON number a float can hold: huge integers, NaN and infinity are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -154,7 +166,14 @@ def parse_document(text: str | bytes, file: str = "") -> Document:
         raise DocumentError(
             file, "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    return _Reader(file).document(raw)
+    except RecursionError:
+        raise DocumentError(file, "", "not a NetCanvas document: JSON nested too deeply") from None
+    except ValueError:  # an integer longer than Python agrees to convert
+        raise DocumentError(file, "", "not valid JSON: a number has too many digits") from None
+    try:
+        return _Reader(file).document(raw)
+    except RecursionError:  # a parameter value nested deeper than we can describe
+        raise DocumentError(file, "", "not a NetCanvas document: values nested too deeply") from None
 
 
 def load_json_document(path: str | os.PathLike) -> Document:
@@ -195,5 +214,10 @@ def document_to_json(doc: Document) -> str:
 
 def save_document(doc: Document, path: str | os.PathLike) -> None:
     """Write the document atomically; the previous file survives any failure."""
-    atomic_write_bytes(path, document_to_json(doc).encode("utf-8"))
+    text = document_to_json(doc)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate read from a file: keep it as a \u escape
+        data = (json.dumps(document_to_dict(doc), indent=2) + "\n").encode("ascii")
+    atomic_write_bytes(path, data)
     doc.path = str(path)

@@ -15,10 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import torch
 
-from engine.blocks import get_block
 from engine.blocks.base import BlockSpec, Shape, fmt_shape
 from engine.document import Document, Edge, Network
 from engine.errors import NetCanvasError, ShapeError
@@ -99,7 +97,12 @@ _CACHE_LIMIT = 20_000
 
 
 def infer_block(spec: BlockSpec, params: dict[str, Any], inputs: dict[str, Shape]) -> BlockResult:
-    """Output shapes, parameter count and multiply-adds of one block, memoised."""
+    """Output shapes, parameter count and multiply-adds of one block, memoised.
+
+    Optional ports that are not wired take their fallback's shape here, so a
+    caller passes only what is wired (self-attention wires just `query`).
+    """
+    inputs = with_fallbacks(spec, inputs)
     key = (spec.name, json.dumps(params, sort_keys=True), tuple(sorted(inputs.items())))
     result = _CACHE.get(key)
     if result is None:
@@ -110,12 +113,25 @@ def infer_block(spec: BlockSpec, params: dict[str, Any], inputs: dict[str, Shape
     return result
 
 
+def with_fallbacks(spec: BlockSpec, inputs: dict[str, Shape]) -> dict[str, Shape]:
+    """`inputs` plus the shapes of unwired optional ports that fall back to a wired one."""
+    filled = inputs
+    for port in spec.inputs:  # declaration order, so value -> key -> query chains resolve
+        if port.fallback and port.name not in filled and port.fallback in filled:
+            if filled is inputs:
+                filled = dict(inputs)
+            filled[port.name] = filled[port.fallback]
+    return filled
+
+
 def _infer_uncached(spec: BlockSpec, params: dict[str, Any], inputs: dict[str, Shape]) -> BlockResult:
     try:
         outputs = spec.infer(params, inputs)
         warnings = tuple(spec.warnings(params, inputs)) if spec.warnings else ()
         count = 0
-        if spec.build is not None:
+        if spec.count is not None:
+            count = spec.count(params, inputs)
+        elif spec.build is not None:
             with torch.device("meta"):  # sizes only: no memory, no initialisation cost
                 count = sum(p.numel() for p in spec.build(params, inputs).parameters())
         macs = spec.macs(params, inputs, outputs) if spec.macs else 0
@@ -154,7 +170,7 @@ class NetworkChecker:
         self._reports: dict[str, NodeReport] = {}
         self._dirty: set[str] = set(network.nodes)
         self._order: list[str] | None = None
-        self._cyclic: set[str] = set()
+        self._cycles: dict[str, list[str]] = {}  # node on a cycle -> a cycle through it
         network.param_changed.sub(self._on_param)
         network.node_added.sub(self._on_structure)
         network.node_removed.sub(self._on_structure)
@@ -191,22 +207,22 @@ class NetworkChecker:
         net = self.network
         if self._order is None:
             self._compute_order()
-        dirty = self._dirty & set(net.nodes)
-        self._dirty = set()
-        graph = net.graph()
-        for node_id in self._order:
-            if node_id not in dirty:
-                continue
-            old = self._reports.get(node_id)
-            new = self._check_node(node_id)
-            self._reports[node_id] = new
-            if old is None or old.outputs != new.outputs:
-                dirty.update(graph.successors(node_id))
-        for node_id in self._cyclic:
+        # Nodes on a cycle first: what is downstream must not read their old shapes.
+        for node_id, cycle in self._cycles.items():
             report = NodeReport(node_id, net.nodes[node_id].block)
-            cycle = next(c for c in net.cycles() if node_id in c)
             report.errors.append(f"part of a cycle: {' -> '.join(cycle + cycle[:1])}")
             self._reports[node_id] = report
+        dirty = self._dirty
+        self._dirty = set()
+        if dirty:
+            for node_id in self._order:
+                if node_id not in dirty:
+                    continue
+                old = self._reports.get(node_id)
+                new = self._check_node(node_id)
+                self._reports[node_id] = new
+                if old is None or old.outputs != new.outputs:
+                    dirty.update(e.dst for e in net.outgoing(node_id))
         reports = {n: self._reports[n] for n in net.nodes}
         edges = {}
         for e in net.edges:
@@ -217,12 +233,14 @@ class NetworkChecker:
 
     def _compute_order(self) -> None:
         net = self.network
-        index = {n: i for i, n in enumerate(net.nodes)}
-        graph = net.graph()
-        self._cyclic = {n for c in nx.strongly_connected_components(graph) if len(c) > 1 for n in c}
-        acyclic = graph.subgraph(n for n in graph if n not in self._cyclic)
-        # Downstream of a cycle gets no shapes; order the rest as the file does.
-        self._order = list(nx.lexicographical_topological_sort(acyclic, key=index.__getitem__))
+        order, left = net.ordered()
+        self._cycles = {}
+        if left:
+            # Downstream of a cycle gets no shapes; order the rest as the file does.
+            cyclic = net.cycle_nodes()
+            self._cycles = {n: net.cycle_through(n) for n in net.nodes if n in cyclic}
+            order, _ = net.ordered(skip=cyclic)
+        self._order = order
         self._dirty |= set(net.nodes)
 
     def _network_problems(self) -> list[str]:
@@ -241,20 +259,18 @@ class NetworkChecker:
         report.errors += param_problems(spec, node.params)
         params = spec.resolve(node.params)
         incoming = self.network.incoming(node_id)
-        inputs, missing = {}, []
+        inputs, blocked = {}, False
         for port in spec.input_names(set(incoming)):
             shape = self._incoming_shape(incoming.get(port))
             if shape is not None:
                 inputs[port] = shape
-            elif port not in incoming and not spec.input_port(port).optional:
-                missing.append(port)
             elif port in incoming:
-                return report  # upstream has an error; it is reported there
-        for port in spec.inputs:
-            if port.fallback and port.name not in inputs and port.fallback in inputs:
-                inputs[port.name] = inputs[port.fallback]
-        for port in missing:
-            report.errors.append(f"input '{port}' is not connected")
+                blocked = True  # upstream has an error; it is reported there
+            elif not spec.input_port(port).optional:
+                report.errors.append(f"input '{port}' is not connected")
+        if blocked:
+            return report
+        inputs = with_fallbacks(spec, inputs)
         if spec.name == "Input":
             self._add_dataset_shape(params, inputs, report)
         report.inputs = inputs
@@ -281,6 +297,9 @@ class NetworkChecker:
             shapes = self._dataset_shapes()
         except NetCanvasError as exc:
             report.errors.append(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001  a dataset's bug must not take the editor down
+            report.errors.append(f"the dataset's shapes could not be read: {type(exc).__name__}: {exc}")
             return
         if params["source"] in shapes:
             inputs["dataset"] = shapes[params["source"]]

@@ -16,6 +16,7 @@ from engine.blocks.base import (
     Shapes,
     fmt_shape,
     need_rank,
+    need_spatial,
 )
 from engine.errors import ShapeError
 
@@ -98,7 +99,8 @@ SCALED_DOT_PRODUCT_ATTENTION = BlockSpec(
 def _positional_shape(p: Params, s: Shapes) -> dict[str, Shape]:
     x = s["in"]
     need_rank("PositionalEncoding", x, (3,), "N×T×E")
-    if x[1] is not None and x[1] > p["max_len"]:
+    need_spatial("PositionalEncoding", x, "N×T×E")
+    if x[1] > p["max_len"]:
         raise ShapeError(f"sequence length {x[1]} exceeds max_len {p['max_len']}")
     return {"out": x}
 
@@ -115,6 +117,7 @@ POSITIONAL_ENCODING = BlockSpec(
     ),
     infer=_positional_shape,
     build=lambda p, s: modules.PositionalEncoding(s["in"][2], p["max_len"], p["dropout"]),
+    count=lambda p, s: 0,  # a fixed buffer; building it on "meta" would load torch._dynamo
 )
 
 

@@ -82,6 +82,7 @@ class Port:
 InferFn = Callable[[Params, Shapes], dict[str, Shape]]
 BuildFn = Callable[[Params, Shapes], nn.Module]
 MacsFn = Callable[[Params, Shapes, Shapes], int]
+CountFn = Callable[[Params, Shapes], int]
 WarnFn = Callable[[Params, Shapes], list[str]]
 
 EXTRA_MERGE_PORTS = tuple("cdefgh")
@@ -106,6 +107,10 @@ class BlockSpec:
     key_params: tuple[str, ...] = ()
     macs: MacsFn | None = None
     warnings: WarnFn | None = None
+    # The parameter count, for the few blocks whose build is slow even on the meta
+    # device (Embedding's normal_ init loads torch's decompositions: seconds, once).
+    # Without it the checker builds the module on "meta" and counts.
+    count: CountFn | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -166,10 +171,17 @@ def need_rank(block: str, shape: Shape, ranks: tuple[int, ...], layout: str, por
         )
 
 
-def conv_out(size: int | None, kernel: int, stride: int, padding: int, dilation: int = 1):
+def need_spatial(block: str, shape: Shape, layout: str) -> None:
+    """Refuse the batch axis N where a block computes with a size (a T×N×F state, say).
+
+    The rule would pass N through while the real layer shrinks or grows that axis.
+    """
+    if None in shape[1:]:
+        raise ShapeError(f"{block} expects {layout} with the batch N first, got {fmt_shape(shape)}")
+
+
+def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
     """Output length of a convolution or pooling along one axis (PyTorch's formula)."""
-    if size is None:
-        return None
     out = math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1)
     if out < 1:
         raise ShapeError(

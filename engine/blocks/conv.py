@@ -15,7 +15,9 @@ from engine.blocks.base import (
     Shape,
     Shapes,
     conv_out,
+    fmt_shape,
     need_rank,
+    need_spatial,
     numel,
 )
 from engine.errors import ShapeError
@@ -38,6 +40,7 @@ def _conv_shape(dims: int, name: str):
     def infer(p: Params, s: Shapes) -> dict[str, Shape]:
         x = s["in"]
         need_rank(name, x, (dims + 2,), layout)
+        need_spatial(name, x, layout)
         spatial = tuple(
             conv_out(d, p["kernel_size"], p["stride"], p["padding"], p["dilation"]) for d in x[2:]
         )
@@ -73,14 +76,15 @@ def _conv(dims: int, cls: type[nn.Module]) -> BlockSpec:
 def _conv_transpose_shape(p: Params, s: Shapes) -> dict[str, Shape]:
     x = s["in"]
     need_rank("ConvTranspose2d", x, (4,), "N×C×H×W")
+    need_spatial("ConvTranspose2d", x, "N×C×H×W")
     if p["output_padding"] >= max(p["stride"], p["dilation"]):
         raise ShapeError("output_padding must be smaller than stride or dilation")
     spatial = tuple(
-        None if d is None else (d - 1) * p["stride"] - 2 * p["padding"]
+        (d - 1) * p["stride"] - 2 * p["padding"]
         + p["dilation"] * (p["kernel_size"] - 1) + p["output_padding"] + 1
         for d in x[2:]
     )
-    if any(d is not None and d < 1 for d in spatial):
+    if any(d < 1 for d in spatial):
         raise ShapeError(f"padding {p['padding']} leaves no output")
     return {"out": (x[0], p["out_channels"]) + spatial}
 
@@ -108,6 +112,7 @@ def _pool_shape(name: str):
     def infer(p: Params, s: Shapes) -> dict[str, Shape]:
         x = s["in"]
         need_rank(name, x, (4,), "N×C×H×W")
+        need_spatial(name, x, "N×C×H×W")
         if p["padding"] * 2 > p["kernel_size"]:
             raise ShapeError("padding must be at most half the kernel_size")
         stride = p["stride"] or p["kernel_size"]
@@ -140,8 +145,13 @@ def _upsample_shape(p: Params, s: Shapes) -> dict[str, Shape]:
         need_rank("Upsample", x, (4,), "N×C×H×W (bilinear)")
     else:
         need_rank("Upsample", x, (3, 4, 5), "N×C×L, N×C×H×W or N×C×D×H×W")
+    need_spatial("Upsample", x, "N×C×…")
     scale = p["scale_factor"]
-    return {"out": x[:2] + tuple(None if d is None else math.floor(d * scale) for d in x[2:])}
+    spatial = tuple(math.floor(d * scale) for d in x[2:])
+    if any(d < 1 for d in spatial):
+        # PyTorch refuses an empty output at run time; say so while wiring.
+        raise ShapeError(f"scale_factor {scale} shrinks {fmt_shape(x)} to nothing")
+    return {"out": x[:2] + spatial}
 
 
 UPSAMPLE = BlockSpec(

@@ -27,6 +27,8 @@ from engine.errors import ShapeError
 def _input_shape(params: Params, shapes: Shapes) -> dict[str, Shape]:
     if params["shape"]:
         per_sample = tuple(params["shape"])
+        if any(d < 1 for d in per_sample):
+            raise ShapeError(f"shape sizes must be positive, got {list(per_sample)}")
         return {"out": ((None,) + per_sample) if params["batched"] else per_sample}
     if "dataset" in shapes:
         return {"out": shapes["dataset"]}
@@ -106,6 +108,10 @@ def _flatten_shape(params: Params, shapes: Shapes) -> dict[str, Shape]:
     if start > end:
         raise ShapeError("Flatten's start_dim comes after its end_dim")
     middle = x[start : end + 1]
+    if None in middle and any(d != 1 for d in middle if d is not None):
+        # N·k is not N: every shape after this would be wrong.
+        raise ShapeError(f"Flatten({params['start_dim']}, {params['end_dim']}) would merge the batch "
+                         f"axis N of {fmt_shape(x)} with other axes; leave N out of start_dim..end_dim")
     flat = None if None in middle else math.prod(middle)
     return {"out": x[:start] + (flat,) + x[end + 1 :]}
 
@@ -127,6 +133,9 @@ FLATTEN = BlockSpec(
 
 def _reshape_shape(params: Params, shapes: Shapes) -> dict[str, Shape]:
     target = list(params["shape"])
+    if None in shapes["in"][1:]:
+        raise ShapeError(f"Reshape keeps axis 0 as the batch, but {fmt_shape(shapes['in'])} has N "
+                         "elsewhere")
     if not target:
         raise ShapeError("Reshape needs a target shape, e.g. [1, 28, 28]")
     if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
@@ -221,6 +230,7 @@ EMBEDDING = BlockSpec(
     ),
     infer=lambda p, s: {"out": s["in"] + (p["embedding_dim"],)},
     build=lambda p, s: nn.Embedding(p["num_embeddings"], p["embedding_dim"]),
+    count=lambda p, s: p["num_embeddings"] * p["embedding_dim"],
     key_params=("num_embeddings", "embedding_dim"),
 )
 

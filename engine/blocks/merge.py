@@ -40,8 +40,11 @@ def _concat_shape(p: Params, s: Shapes) -> dict[str, Shape]:
         if axis != dim and len({shape[axis] for _, shape in shapes}) > 1:
             raise ShapeError(f"Concat along dim {p['dim']} needs the other axes equal, got {listed}")
     sizes = [shape[dim] for _, shape in shapes]
-    joined = None if None in sizes else sum(sizes)
-    return {"out": shapes[0][1][:dim] + (joined,) + shapes[0][1][dim + 1 :]}
+    if None in sizes:
+        # N + N samples is not N: every shape after this would be wrong.
+        raise ShapeError(f"Concat along dim {p['dim']} would join the batch axis N; "
+                         f"pick another dim, got {listed}")
+    return {"out": shapes[0][1][:dim] + (sum(sizes),) + shapes[0][1][dim + 1 :]}
 
 
 BLOCKS = (

@@ -49,8 +49,8 @@ class PositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        # x: (N, T, E)
-        return self.dropout(x + self.pe[: x.shape[1]])
+        # x: (N, T, E). narrow, not a slice, so that fx can retrace it symbolically.
+        return self.dropout(x + torch.narrow(self.pe, 0, 0, x.shape[1]))
 
 
 class ScaledDotProductAttention(nn.Module):
@@ -64,8 +64,8 @@ class ScaledDotProductAttention(nn.Module):
         # query (N, L, E), key (N, S, E), value (N, S, Ev)
         scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])  # (N, L, S)
         if self.causal:
-            length, source = scores.shape[-2], scores.shape[-1]
-            mask = torch.ones(length, source, dtype=torch.bool, device=scores.device).triu(1)
+            # Built from `scores` itself (not from its sizes) so fx can retrace it.
+            mask = torch.ones_like(scores, dtype=torch.bool).triu(1)
             scores = scores.masked_fill(mask, float("-inf"))
         weights = torch.softmax(scores, dim=-1)
         return weights @ value, weights  # (N, L, Ev), (N, L, S)

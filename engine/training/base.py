@@ -227,8 +227,10 @@ class Trainer:
 
     def _install_hooks(self) -> None:
         for model in self.models.values():
-            for name, module in model.named_children():
-                self._hooks.append(module.register_forward_hook(self._make_hook(name)))
+            # Submodules are named by node id, except ids Python reserves (`class` -> `class_`).
+            for node_id, attribute in model.meta.get("submodules", {}).items():
+                module = model.get_submodule(attribute)
+                self._hooks.append(module.register_forward_hook(self._make_hook(node_id)))
 
     def _make_hook(self, node_id: str):
         def hook(module: nn.Module, args: Any, output: Any) -> None:

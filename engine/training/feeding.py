@@ -18,8 +18,7 @@ ON_DEVICE_LIMIT = 1 << 30
 def input_sources(doc: Document, network: str, model: fx.GraphModule) -> list[str]:
     """The dataset field of each placeholder, in the order the model takes them."""
     nodes = doc.network(network).nodes
-    return [nodes[p.target].resolved_params()["source"]
-            for p in model.graph.nodes if p.op == "placeholder"]
+    return [nodes[node_id].resolved_params()["source"] for node_id in model.meta["inputs"]]
 
 
 def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
