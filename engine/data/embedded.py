@@ -6,13 +6,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn import datasets as sk
 
 from engine.data.base import ArrayDataset, DatasetEntry, register
 from engine.data.splits import split_indices, standardize
 
 
 def _iris(spec: dict[str, Any], seed: int) -> ArrayDataset:
+    from sklearn import datasets as sk  # on use: importing scikit-learn takes a second
     bunch = sk.load_iris()
     features = spec.get("features", 4)
     x = bunch.data[:, -features:] if features == 2 else bunch.data  # petal length/width
@@ -30,6 +30,7 @@ register(DatasetEntry(
 
 
 def _digits(spec: dict[str, Any], seed: int) -> ArrayDataset:
+    from sklearn import datasets as sk  # on use: importing scikit-learn takes a second
     bunch = sk.load_digits()
     images = (bunch.images / 16.0).astype(np.float32)[:, None]  # (S, 1, 8, 8) in [0, 1]
     size = spec.get("image_size", 8)

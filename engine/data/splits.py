@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 
@@ -11,6 +10,8 @@ DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 def split_indices(count: int, seed: int, labels: np.ndarray | None = None,
                   fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> dict[str, np.ndarray]:
     """Shuffle `count` samples into train/val/test, stratified by `labels` when given."""
+    from sklearn.model_selection import train_test_split  # on use: a slow import
+
     indices = np.arange(count)
     train_frac, val_frac, test_frac = fractions
     rest = val_frac + test_frac

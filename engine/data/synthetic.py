@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn import datasets as sk
 
 from engine.data.base import ArrayDataset, DatasetEntry, option, register
 from engine.data.splits import split_indices
@@ -71,6 +70,7 @@ register(DatasetEntry(
 
 
 def _moons(spec: dict[str, Any], seed: int) -> ArrayDataset:
+    from sklearn import datasets as sk  # on use: importing scikit-learn takes a second
     x, y = sk.make_moons(_samples(spec, 500), noise=_noise(spec, 0.1), random_state=seed)
     return _classes("moons", x, y, seed, 2)
 
@@ -82,6 +82,7 @@ register(DatasetEntry(
 
 
 def _circles(spec: dict[str, Any], seed: int) -> ArrayDataset:
+    from sklearn import datasets as sk  # on use: importing scikit-learn takes a second
     factor = option(spec, "factor", 0.5, float, minimum=0.0, maximum=0.99)
     x, y = sk.make_circles(_samples(spec, 500), noise=_noise(spec, 0.05), factor=factor,
                            random_state=seed)
