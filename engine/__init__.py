@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from engine.blocks import CATALOGUE, get_block
+from engine.bundle import load_bundle, save_bundle
 from engine.compiler import compile_network
 from engine.document import Document, Edge, Network, Node
 from engine.errors import (
@@ -29,9 +30,11 @@ from engine.shapes import CheckReport, NetworkChecker, check
 
 
 def load_document(path: str | os.PathLike) -> Document:
-    """Open a `.json` document (a `.ncz` bundle once bundles are readable)."""
+    """Open a `.json` document, or a `.ncz` bundle with its trained weights."""
     from engine.readwrite import load_json_document
 
+    if os.fspath(path).lower().endswith(".ncz"):
+        return load_bundle(path)
     return load_json_document(path)
 
 
@@ -39,5 +42,5 @@ __all__ = [
     "CATALOGUE", "CheckReport", "DatasetError", "Document", "DocumentError", "Edge",
     "EditError", "GraphError", "NetCanvasError", "Network", "NetworkChecker", "Node",
     "ShapeError", "check", "compile_network", "document_to_json", "get_block",
-    "load_document", "parse_document", "save_document",
+    "load_bundle", "load_document", "parse_document", "save_bundle", "save_document",
 ]

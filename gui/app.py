@@ -1,11 +1,93 @@
-"""QApplication start-up: `netcanvas` and `netcanvas open FILE` land here."""
+"""QApplication start-up: `netcanvas`, `netcanvas open FILE` and `--screenshot PNG` land here."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtWidgets import QApplication
+
+from gui import settings
+from gui.actions import PRESETS_DIR
+
+DEFAULT_PRESET = PRESETS_DIR / "lenet_digits.json"
+SCREENSHOT_SIZE = (1920, 1080)
 
 
-def main(path: str | None = None, screenshot: str | None = None) -> int:
-    print("The NetCanvas editor is not built yet; use `netcanvas check` or `netcanvas --help`.",
-          file=sys.stderr)
-    return 2
+def make_app() -> QApplication:
+    """The one QApplication, themed, with the names QSettings files itself under."""
+    from gui.theme import apply_theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        apply_theme(app)
+    QCoreApplication.setOrganizationName(settings.ORGANIZATION)
+    QCoreApplication.setApplicationName(settings.APPLICATION)
+    return app
+
+
+def open_window(path: str | None, recover: bool = True, dialogs=None, persist: bool = True):
+    """A MainWindow on `path` (or the default preset) and whether `path` opened.
+
+    A file that cannot be opened has already shown its message; the window
+    then falls back to the default preset so the person has something to use.
+    """
+    from gui.main_window import MainWindow
+
+    window = MainWindow(dialogs, persist)
+    if recover and window.offer_recovery():
+        return window, True
+    if path and window.open_path(path):
+        return window, True
+    if DEFAULT_PRESET.exists():
+        window.open_preset(str(DEFAULT_PRESET))
+    else:
+        window.new_document()
+    return window, not path
+
+
+def settle(app: QApplication, rounds: int = 6) -> None:
+    """Let layout, the coalesced check and the first paints finish (no sleeping)."""
+    for _ in range(rounds):
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def render_screenshot(window, png: str) -> bool:
+    """Frame every tab, then grab the whole window into `png`."""
+    app = QApplication.instance()
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    settle(app)
+    if window.session is not None:
+        window.session.check_now()
+    window.frame_all_tabs()
+    settle(app)
+    Path(png).parent.mkdir(parents=True, exist_ok=True)
+    return window.grab().save(png)
+
+
+def main(path: str | None = None, screenshot: str | None = None,
+         recover: bool | None = None) -> int:
+    """Run the editor; with `screenshot`, render the window to that PNG and exit."""
+    app = make_app()
+    if recover is None:
+        recover = screenshot is None and os.environ.get(settings.NO_RECOVERY_ENV) != "1"
+    if screenshot:
+        from gui.dialogs import HeadlessDialogs
+
+        window, opened = open_window(path, recover=False, dialogs=HeadlessDialogs(),
+                                     persist=False)
+        if not opened:
+            return 1
+        ok = render_screenshot(window, screenshot)
+        window.session.undo_stack.setClean()  # nothing to ask about when closing
+        window.close()
+        if not ok:
+            print(f"netcanvas: cannot write {screenshot}", file=sys.stderr)
+        return 0 if ok else 1
+    window, _ = open_window(path, recover)
+    window.show()
+    return app.exec()

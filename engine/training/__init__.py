@@ -7,6 +7,7 @@ from collections.abc import Callable
 from engine.document import Document
 from engine.errors import NetCanvasError
 from engine.training.base import RunOptions, Trainer
+from engine.training.dqn import DqnTrainer
 from engine.training.events import (
     Activations,
     Checkpoint,
@@ -18,6 +19,10 @@ from engine.training.events import (
     Started,
     Step,
 )
+from engine.training.gan import GanTrainer
+from engine.training.graph import NodeClassificationTrainer
+from engine.training.perceptron import PerceptronTrainer
+from engine.training.q_learning import QLearningTrainer
 from engine.training.supervised import SupervisedTrainer
 
 TrainerFactory = Callable[[Document, RunOptions], Trainer]
@@ -30,6 +35,11 @@ def _supervised(task: str) -> TrainerFactory:
 TRAINERS: dict[str, TrainerFactory] = {
     task: _supervised(task) for task in ("classification", "regression", "sequence", "autoencoder")
 }
+TRAINERS["perceptron"] = PerceptronTrainer
+TRAINERS["node_classification"] = NodeClassificationTrainer
+TRAINERS["gan"] = GanTrainer
+TRAINERS["dqn"] = DqnTrainer
+TRAINERS["q_learning"] = QLearningTrainer
 
 
 def make_trainer(doc: Document, options: RunOptions | None = None, **overrides) -> Trainer:

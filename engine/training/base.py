@@ -82,6 +82,8 @@ class Trainer:
         self._captured: dict[str, np.ndarray] = {}
         self._capture_due = 0.0
         self._hooks: list[Any] = []
+        self._hooked: set[str] = set()  # the watch set the hooks were made for
+        self._hooked_ids: set[str] = set()  # the watched ids that exist in a model
         self._good_state: dict[str, dict[str, torch.Tensor]] = {}
         self.generator = torch.Generator().manual_seed(self.seed)
 
@@ -102,7 +104,11 @@ class Trainer:
         return not self._run_flag.is_set()
 
     def watch(self, node_ids: Iterable[str]) -> None:
-        """Report activations of these nodes from now on (replaces the previous set)."""
+        """Report activations of these nodes from now on (replaces the previous set).
+
+        Only records the wish: the training thread moves its hooks between steps, so
+        an unwatched model runs with no hook at all.
+        """
         self._watch = set(node_ids)
 
     def checkpoint_controls(self) -> None:
@@ -111,6 +117,8 @@ class Trainer:
             pass
         if self._stop_flag.is_set():
             raise StopRequested
+        if self._watch != self._hooked:
+            self._install_hooks()
 
     # ---- the run --------------------------------------------------------------
 
@@ -226,11 +234,17 @@ class Trainer:
         self.history = copy.deepcopy(self.doc.metrics.get("history", {}))
 
     def _install_hooks(self) -> None:
+        """Hook exactly the watched nodes' submodules (named by node id, `class` -> `class_`)."""
+        self._remove_hooks()
+        self._hooked_ids = set()
+        watched = set(self._watch)
         for model in self.models.values():
-            # Submodules are named by node id, except ids Python reserves (`class` -> `class_`).
             for node_id, attribute in model.meta.get("submodules", {}).items():
-                module = model.get_submodule(attribute)
-                self._hooks.append(module.register_forward_hook(self._make_hook(node_id)))
+                if node_id in watched:
+                    module = model.get_submodule(attribute)
+                    self._hooks.append(module.register_forward_hook(self._make_hook(node_id)))
+                    self._hooked_ids.add(node_id)
+        self._hooked = watched
 
     def _make_hook(self, node_id: str):
         def hook(module: nn.Module, args: Any, output: Any) -> None:
@@ -244,7 +258,7 @@ class Trainer:
             if isinstance(value, torch.Tensor):
                 first = value[0] if value.dim() > 1 else value
                 self._captured[node_id] = first.detach().float().cpu().numpy().copy()
-            if set(self._captured) >= self._watch:
+            if set(self._captured) >= self._hooked_ids:
                 self._capture_due = time.monotonic() + self.options.activation_interval
 
         return hook

@@ -1,0 +1,177 @@
+"""Rosenblatt's perceptron learning rule, run as the 1958 algorithm rather than as SGD.
+
+The point of the preset is to show the historical rule: present one sample at a
+time, and only when the thresholded output is wrong move the weights by
+lr·(y − ŷ)·x. No loss, no gradient; the number of mistakes is what falls, and the
+convergence theorem promises it reaches zero on linearly separable data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from engine.data import ArrayDataset, load_dataset
+from engine.errors import NetCanvasError
+from engine.training.base import StopRequested, Trainer
+from engine.training.events import Epoch, Event, Step
+from engine.training.feeding import batches, check_sources, first_output, input_sources, to_tensor
+from engine.training.metrics import classification_report
+from engine.training.settings import chain_blocks, section, setting
+
+EXPECTED = ("network 'main' must be Input → Linear(out_features=1, or one unit per class) → Step "
+            "→ Output (a Flatten before the Linear is allowed)")
+
+
+class PerceptronTrainer(Trainer):
+    """Online, mistake-driven updates of one Linear layer followed by a Step."""
+
+    task = "perceptron"
+
+    def setup(self) -> None:
+        self.linear_id = self._check_architecture()
+        data = load_dataset(self.training, self.seed)
+        if not isinstance(data, ArrayDataset) or data.y is None:
+            raise NetCanvasError("the perceptron needs a labelled array dataset (e.g. 'blobs')")
+        self.data = data
+        self.model = self.build("main")
+        check_sources(input_sources(self.doc, "main", self.model), {"x"}, "main")
+        self.linear: torch.nn.Linear = getattr(self.model, self.linear_id)
+        self.units = self.linear.out_features
+        self.num_classes = int(data.num_classes or int(data.y.max()) + 1)
+        self._check_labels(data.y)
+        self.lr = self._learning_rate()
+        self.converged = False
+        if not self.options.resume and setting(self.training, "perceptron", "init", "zeros", str,
+                                               choices=("zeros", "random")) == "zeros":
+            with torch.no_grad():  # Rosenblatt starts from nothing; the result is seed-free
+                self.linear.weight.zero_()
+                if self.linear.bias is not None:
+                    self.linear.bias.zero_()
+        self.x = to_tensor(data.x, self.device).float()
+        self.y = to_tensor(data.y, self.device).long()
+        self.splits = {k: torch.from_numpy(v).long() for k, v in data.splits.items()}
+        self.chunk = int(self.training.get("batch_size", 32))
+        self.steps_per_epoch = max(1, -(-len(self.splits["train"]) // self.chunk))
+
+    def _check_architecture(self) -> str:
+        chain = chain_blocks(self.doc, "main")
+        ids, blocks = [n for n, _ in chain], [b for _, b in chain]
+        middle = blocks[1:-1]
+        if middle and middle[0] == "Flatten":
+            middle = middle[1:]
+        if not blocks or blocks[-1] != "Output" or middle != ["Linear", "Step"]:
+            found = " → ".join(blocks) if blocks else "a branching graph"
+            raise NetCanvasError(f"{EXPECTED}; found {found}")
+        return ids[blocks.index("Linear")]
+
+    def _check_labels(self, y: np.ndarray) -> None:
+        if self.units == 1 and self.num_classes != 2:
+            raise NetCanvasError(
+                f"the dataset has {self.num_classes} classes but the Linear has one unit: set "
+                f"out_features to {self.num_classes} (one-vs-rest) or use a two-class dataset")
+        if self.units > 1 and self.units != self.num_classes:
+            raise NetCanvasError(
+                f"the Linear has {self.units} units but the dataset has {self.num_classes} classes: "
+                f"set out_features to 1 (two classes) or {self.num_classes} (one unit per class)")
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise NetCanvasError("the perceptron needs integer class labels (0/1, or 0..k-1)")
+
+    def _learning_rate(self) -> float:
+        if "lr" in section(self.training, "perceptron"):
+            return setting(self.training, "perceptron", "lr", 1.0, float, minimum=0.0)
+        optimizer = self.training.get("optimizer")
+        if isinstance(optimizer, dict) and "lr" in optimizer:
+            return float(optimizer["lr"])
+        return 1.0
+
+    # ---- the loop --------------------------------------------------------------
+
+    def train(self) -> Iterator[Event]:
+        try:
+            yield from self._epochs()
+        except StopRequested:  # a stopped run still reports how good its weights are
+            self.metrics = self.final_metrics()
+            raise
+        self.metrics = self.final_metrics()
+
+    def _epochs(self) -> Iterator[Event]:
+        train_idx = self.splits["train"]
+        self.remember_good_state()
+        for epoch in range(self.epoch, self.total_epochs):
+            self.epoch = epoch
+            errors = 0
+            for i, idx in enumerate(batches(train_idx, self.chunk, self.generator)):
+                self.checkpoint_controls()
+                began = time.perf_counter()
+                mistakes = self._present(idx)
+                errors += mistakes
+                self.step += 1
+                rate = len(idx) / max(time.perf_counter() - began, 1e-9)
+                yield Step(self.step, epoch + 1, float(mistakes), self.lr, rate,
+                           self.progress(epoch + (i + 1) / self.steps_per_epoch))
+                if (activations := self.pop_activations()) is not None:
+                    yield activations
+            self.epoch = epoch + 1
+            train = {"errors": float(errors), "accuracy": self.accuracy("train")}
+            val = {"accuracy": self.accuracy("val")}
+            self.record("epoch_train", train)
+            self.record("epoch_val", val)
+            self.remember_good_state()
+            self.converged = errors == 0
+            yield Epoch(epoch + 1, train, val, 1.0 if self.converged else self.progress(epoch + 1))
+            if self.converged:  # the convergence theorem's end: nothing left to correct
+                break
+
+    @torch.no_grad()
+    def _present(self, idx: torch.Tensor) -> int:
+        """Show samples one by one; returns how many were misclassified (and corrected)."""
+        mistakes = 0
+        weight, bias = self.linear.weight, self.linear.bias  # (k, F), (k,)
+        for j in idx.tolist():
+            x = self.x[j : j + 1]  # (1, ...)
+            predicted = first_output(self.model(x)).reshape(-1)  # (k,) of 0/1
+            delta = self._targets(self.y[j]) - predicted  # (k,) in {-1, 0, 1}
+            if bool(delta.any()):
+                mistakes += 1
+                change = self.lr * delta[:, None] * x.reshape(1, -1)  # (k, F)
+                self.check_loss(change.sum())  # a NaN feature stops the run before the update
+                weight.add_(change)
+                if bias is not None:
+                    bias.add_(self.lr * delta)
+        return mistakes
+
+    def _targets(self, label: torch.Tensor) -> torch.Tensor:
+        """0/1 target per unit: the label itself, or one-vs-rest for k units."""
+        if self.units == 1:
+            return label.reshape(1).float()
+        return (torch.arange(self.units, device=label.device) == label).float()
+
+    # ---- evaluation ------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, idx: torch.Tensor) -> torch.Tensor:
+        """Class per sample: the step output for one unit, the highest score for k."""
+        x = self.x[idx].to(self.device)
+        if self.units == 1:
+            return first_output(self.model(x)).reshape(-1).long()
+        scores = self.linear(x.reshape(len(x), -1))  # (N, k) before the Step
+        return scores.argmax(-1)
+
+    def accuracy(self, split: str) -> float:
+        idx = self.splits.get(split)
+        if idx is None or len(idx) == 0:
+            idx = self.splits["train"]
+        return float((self.predict(idx) == self.y[idx].to(self.device)).float().mean())
+
+    def final_metrics(self) -> dict:
+        metrics: dict = {f"{s}_accuracy": self.accuracy(s) for s in ("train", "val", "test")}
+        metrics.update(converged=self.converged, epochs_run=self.epoch)
+        idx = self.splits["test"] if len(self.splits.get("test", [])) else self.splits["train"]
+        metrics.update(classification_report(
+            self.predict(idx).cpu().numpy(), self.y[idx].cpu().numpy(), self.num_classes,
+            [str(n) for n in self.data.class_names] if self.data.class_names else None))
+        return metrics

@@ -1,0 +1,150 @@
+"""The window's actions and menus: File, Edit, View, Run, with the standard shortcuts.
+
+Actions that only make sense on the canvas (Delete, Select All, F) are bound
+to the canvas area so they never steal keys from the inspector's fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from gui import settings
+
+if TYPE_CHECKING:
+    from gui.main_window import MainWindow
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+Key = QKeySequence.StandardKey
+
+
+def preset_paths() -> list[Path]:
+    return sorted(PRESETS_DIR.glob("*.json"))
+
+
+def preset_title(path: Path) -> str:
+    """The preset's document name, read without building the document."""
+    try:
+        name = json.loads(path.read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    return f"{name}  ({path.stem})" if isinstance(name, str) else path.stem
+
+
+def _action(window: MainWindow, text: str, slot: Callable | None = None, shortcut=None,
+            tip: str = "", canvas_only: bool = False, checkable: bool = False) -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        keys = shortcut if isinstance(shortcut, list) else [shortcut]
+        action.setShortcuts([QKeySequence(k) for k in keys])
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+    action.setCheckable(checkable)
+    if slot is not None:
+        action.triggered.connect(lambda checked=False: slot())
+    if canvas_only:
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.tabs.addAction(action)
+    return action
+
+
+def build_actions(w: MainWindow) -> SimpleNamespace:
+    a = SimpleNamespace()
+    a.new = _action(w, "&New", w.new_document, Key.New, "Start an empty document")
+    a.open = _action(w, "&Open…", w.open_dialog, Key.Open, "Open a document or bundle")
+    a.save = _action(w, "&Save", w.save, Key.Save, "Save the document")
+    a.save_as = _action(w, "Save &As…", w.save_as, Key.SaveAs, "Save under a new name")
+    a.revert = _action(w, "&Revert", w.revert, None, "Reload the file, dropping changes")
+    a.quit = _action(w, "&Quit", w.close, Key.Quit, "Close NetCanvas")
+    a.undo = w.undo_group.createUndoAction(w, "&Undo")
+    a.undo.setShortcuts([QKeySequence(Key.Undo)])
+    a.redo = w.undo_group.createRedoAction(w, "&Redo")
+    a.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    a.cut = _action(w, "Cu&t", w.cut_selection, Key.Cut)
+    a.copy = _action(w, "&Copy", w.copy_selection, Key.Copy)
+    a.paste = _action(w, "&Paste", w.paste, Key.Paste)
+    a.duplicate = _action(w, "&Duplicate", w.duplicate_selection, "Ctrl+D")
+    a.delete = _action(w, "De&lete", w.delete_selection, [Key.Delete, "Backspace"],
+                       "Delete the selected blocks and wires", canvas_only=True)
+    a.select_all = _action(w, "Select &All", w.select_all, Key.SelectAll, canvas_only=True)
+    a.layout = _action(w, "Auto-&layout", w.auto_layout, "Ctrl+L",
+                       "Arrange left to right by depth")
+    a.frame_all = _action(w, "Frame &All", w.frame_all, "Home", canvas_only=True)
+    a.frame_sel = _action(w, "&Frame Selection", w.frame_selection, "F", canvas_only=True)
+    a.zoom_in = _action(w, "Zoom &In", lambda: w.zoom(1.25), Key.ZoomIn)
+    a.zoom_out = _action(w, "Zoom &Out", lambda: w.zoom(0.8), Key.ZoomOut)
+    a.minimap = _action(w, "&Minimap", None, "M", "Overview of large graphs",
+                        canvas_only=True, checkable=True)
+    a.minimap.setChecked(True)
+    a.minimap.toggled.connect(w.set_minimap)
+    a.snap = _action(w, "&Snap to Grid", None, None, "Round positions to the grid",
+                     checkable=True)
+    a.snap.setChecked(True)
+    a.snap.toggled.connect(w.set_snap)
+    a.run = _action(w, "&Run Training", w.runRequested.emit, "F5", "Train the document")
+    a.stop = _action(w, "&Stop", w.stopRequested.emit, "Shift+F5", "Stop training")
+    a.run.setEnabled(False)
+    a.stop.setEnabled(False)
+    return a
+
+
+def build_menus(w: MainWindow, a: SimpleNamespace) -> SimpleNamespace:
+    bar = w.menuBar()
+    m = SimpleNamespace()
+    m.file = bar.addMenu("&File")
+    m.file.addActions([a.new, a.open])
+    m.presets = m.file.addMenu("Open &Preset")
+    m.presets.aboutToShow.connect(lambda: _fill_presets(w, m.presets))
+    m.recent = m.file.addMenu("Open &Recent")
+    m.recent.aboutToShow.connect(lambda: _fill_recent(w, m.recent))
+    m.file.addSeparator()
+    m.file.addActions([a.save, a.save_as, a.revert])
+    m.file.addSeparator()
+    m.file.addAction(a.quit)
+    m.edit = bar.addMenu("&Edit")
+    m.edit.addActions([a.undo, a.redo])
+    m.edit.addSeparator()
+    m.edit.addActions([a.cut, a.copy, a.paste, a.duplicate, a.delete])
+    m.edit.addSeparator()
+    m.edit.addActions([a.select_all, a.layout])
+    m.view = bar.addMenu("&View")
+    m.view.addActions([a.frame_all, a.frame_sel, a.zoom_in, a.zoom_out])
+    m.view.addSeparator()
+    m.view.addActions([a.minimap, a.snap])
+    m.view.addSeparator()
+    m.docks = m.view.addMenu("&Panels")
+    for dock in w.docks.values():
+        m.docks.addAction(dock.toggleViewAction())
+    m.run = bar.addMenu("&Run")
+    m.run.addActions([a.run, a.stop])
+    _fill_presets(w, m.presets)
+    return m
+
+
+def _fill_presets(w: MainWindow, menu: QMenu) -> None:
+    menu.clear()
+    for path in preset_paths():
+        action = menu.addAction(preset_title(path))
+        action.triggered.connect(lambda checked=False, p=str(path): w.open_preset(p))
+    if menu.isEmpty():
+        menu.addAction("(no presets found)").setEnabled(False)
+
+
+def _fill_recent(w: MainWindow, menu: QMenu) -> None:
+    menu.clear()
+    for path in settings.recent_files():
+        action = menu.addAction(path)
+        action.triggered.connect(lambda checked=False, p=path: w.open_path(p))
+    if menu.isEmpty():
+        menu.addAction("(none yet)").setEnabled(False)
+    else:
+        menu.addSeparator()
+        menu.addAction("Clear list", lambda: settings.settings().setValue("recentFiles", []))

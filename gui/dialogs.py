@@ -1,0 +1,91 @@
+"""Every question and message the window puts to a person, behind one replaceable object.
+
+Tests (and a future scripting mode) swap in an object with the same methods
+that answers at once; the window never calls QMessageBox or QFileDialog
+itself. Error messages are shown non-modally so nothing waits on them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+FILE_FILTER = "NetCanvas documents (*.json *.ncz);;JSON documents (*.json);;All files (*)"
+
+
+class Dialogs:
+    def __init__(self, parent: QWidget | None) -> None:
+        self.parent = parent
+
+    def error(self, title: str, text: str) -> None:
+        """Show `text` without blocking: the window stays usable behind the box."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                          self.parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+
+    def ask_save_changes(self, name: str) -> str:
+        """'save', 'discard' or 'cancel' for a document with unsaved changes."""
+        buttons = (QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                   | QMessageBox.StandardButton.Cancel)
+        answer = QMessageBox.question(self.parent, "Unsaved changes",
+                                      f"Save the changes to “{name}” first?", buttons,
+                                      QMessageBox.StandardButton.Save)
+        return {QMessageBox.StandardButton.Save: "save",
+                QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_recover(self, description: str) -> bool:
+        answer = QMessageBox.question(
+            self.parent, "Recover unsaved work",
+            f"NetCanvas did not close properly last time.\n\n{description}\n\n"
+            "Recover this work? (No discards it.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self.parent, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def open_path(self, directory: str = "") -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open document", directory,
+                                              FILE_FILTER)
+        return path or None
+
+    def save_path(self, suggested: str = "") -> str | None:
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent, "Save document", suggested,
+            "JSON documents (*.json);;Bundles with trained weights (*.ncz)")
+        if path and not path.lower().endswith((".json", ".ncz")):
+            path += ".json"
+        return path or None
+
+
+class HeadlessDialogs(Dialogs):
+    """Answers without a person (screenshots, scripts): errors go to stderr, nothing is saved."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.errors: list[str] = []
+
+    def error(self, title: str, text: str) -> None:
+        self.errors.append(text)
+        print(f"netcanvas: {text}", file=sys.stderr)
+
+    def ask_save_changes(self, name: str) -> str:
+        return "discard"
+
+    def ask_recover(self, description: str) -> bool:
+        return False
+
+    def confirm(self, title: str, text: str) -> bool:
+        return True
+
+    def open_path(self, directory: str = "") -> str | None:
+        return None
+
+    def save_path(self, suggested: str = "") -> str | None:
+        return None

@@ -1,0 +1,1 @@
+"""The node editor: scene, items, view, palette, inspector and undo commands."""

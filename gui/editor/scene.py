@@ -1,0 +1,200 @@
+"""The scene of one network: a node-id → card map kept in step with the Document.
+
+Items are created, updated and removed only in answer to the network's
+events (orange-canvas-core's `canvas/scene.py`), and reports from the checker
+are applied as they arrive. Gestures that reach the scene (moving cards,
+adding blocks) become calls on the `EditorSession`, never direct edits.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtWidgets import QGraphicsScene
+
+from engine.blocks.base import fmt_shape
+from engine.document import Edge, Network, Node
+from gui.editor.edge_item import EdgeItem
+from gui.editor.geometry import CARD_WIDTH, HEADER, SCALE, snap, to_doc, to_scene
+from gui.editor.node_item import NodeItem
+from gui.editor.session import EditorSession
+from gui.editor.wiring import WireDrag
+
+SCENE_MARGIN = 2000.0
+
+
+class EditorScene(QGraphicsScene):
+    """Cards and wires of `session.document.networks[network_name]`."""
+
+    reportApplied = Signal()
+
+    def __init__(self, session: EditorSession, network_name: str) -> None:
+        super().__init__()
+        self.session = session
+        self.network_name = network_name
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self.snap_enabled = True
+        self.wiring = WireDrag(self)
+        self._drag: tuple[int, QPointF, str, dict[str, tuple[float, float]]] | None = None
+        self._building = True
+        bridge = session.network_signals[network_name]
+        bridge.nodeAdded.connect(self._on_node_added)
+        bridge.nodeRemoved.connect(self._on_node_removed)
+        bridge.edgeAdded.connect(self._on_edge_added)
+        bridge.edgeRemoved.connect(self._on_edge_removed)
+        bridge.paramChanged.connect(self._on_param_changed)
+        bridge.nodeMoved.connect(self._on_node_moved)
+        session.checked.connect(self.apply_report)
+        for node in self.net.nodes.values():
+            self._on_node_added(node)
+        for edge in self.net.edges:
+            self._on_edge_added(edge)
+        self._building = False
+        self.apply_report()
+        self.update_scene_rect()
+
+    @property
+    def net(self) -> Network:
+        return self.session.document.network(self.network_name)
+
+    # ---- model events ------------------------------------------------------------
+
+    def _on_node_added(self, node: Node) -> None:
+        item = NodeItem(self, node)
+        self.nodes[node.id] = item
+        self.addItem(item)
+        if not self._building:
+            self.update_scene_rect()
+
+    def _on_node_removed(self, node: Node) -> None:
+        item = self.nodes.pop(node.id, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        item = EdgeItem(edge, self.nodes[edge.src], self.nodes[edge.dst])
+        self.edges[edge] = item
+        self.addItem(item)
+        if not self._building:
+            self.nodes[edge.src].refresh()
+            self.nodes[edge.dst].refresh()
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        item = self.edges.pop(edge, None)
+        if item is not None:
+            self.removeItem(item)
+        for node_id in (edge.src, edge.dst):
+            if node_id in self.nodes and node_id in self.net.nodes:
+                self.nodes[node_id].refresh()
+
+    def _on_param_changed(self, node: Node, name: str) -> None:
+        self.nodes[node.id].refresh()
+
+    def _on_node_moved(self, node: Node) -> None:
+        item = self.nodes[node.id]
+        item.setPos(to_scene(node.pos))
+        self.node_geometry_changed(item)
+
+    def node_geometry_changed(self, item: NodeItem) -> None:
+        """A card moved or resized: its wires follow."""
+        if self._building:
+            return
+        net = self.net
+        if item.node_id not in net.nodes:
+            return
+        wires = list(net.incoming(item.node_id).values()) + net.outgoing(item.node_id)
+        for edge in wires:
+            if edge in self.edges:
+                self.edges[edge].update_path()
+
+    def apply_report(self) -> None:
+        """Show the latest check: node states and shapes, and a label on every edge."""
+        report = self.session.reports.get(self.network_name)
+        if report is None:
+            return
+        for node_id, item in self.nodes.items():
+            item.set_report(report.nodes.get(node_id))
+        for edge, item in self.edges.items():
+            shape = report.edges.get(edge)
+            item.set_label(fmt_shape(shape) if shape is not None else "")
+        self.reportApplied.emit()
+
+    def update_scene_rect(self) -> None:
+        """Leave room around the graph so it can be panned past its edges."""
+        rect = self.itemsBoundingRect()
+        self.setSceneRect(rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN))
+
+    def visible_rect(self) -> QRectF | None:
+        views = self.views()
+        if not views:
+            return None
+        view = views[0]
+        return view.mapToScene(view.viewport().rect()).boundingRect()
+
+    # ---- selection -----------------------------------------------------------------
+
+    def selected_node_ids(self) -> list[str]:
+        chosen = {i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)}
+        return [n for n in self.net.nodes if n in chosen]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def select_nodes(self, node_ids: list[str]) -> None:
+        self.clearSelection()
+        for node_id in node_ids:
+            if node_id in self.nodes:
+                self.nodes[node_id].setSelected(True)
+
+    # ---- gestures --------------------------------------------------------------------
+
+    def add_block_at(self, block: str, scene_pos: QPointF) -> str | None:
+        """Add `block` with its card's header centred under `scene_pos`; select it."""
+        corner = scene_pos - QPointF(CARD_WIDTH / 2, HEADER / 2)
+        node_id = self.session.add_node(self.network_name, block,
+                                        snap(to_doc(corner), self.snap_enabled))
+        if node_id is not None:
+            self.select_nodes([node_id])
+        return node_id
+
+    def begin_move(self, item: NodeItem, scene_pos: QPointF) -> None:
+        ids = self.selected_node_ids() or [item.node_id]
+        if item.node_id not in ids:
+            ids = [item.node_id]
+        start = {n: self.net.node(n).pos for n in ids}
+        self._drag = (self.session.new_gesture(), scene_pos, item.node_id, start)
+
+    def drag_move(self, scene_pos: QPointF) -> None:
+        """Move the dragged cards; every step joins the same undo step."""
+        if self._drag is None:
+            return
+        gesture, pressed, anchor, start = self._drag
+        delta = scene_pos - pressed
+        ax, ay = start[anchor]
+        nx, ny = snap((ax + delta.x() / SCALE, ay + delta.y() / SCALE), self.snap_enabled)
+        dx, dy = nx - ax, ny - ay
+        positions = {n: (x + dx, y + dy) for n, (x, y) in start.items()}
+        self.session.move(self.network_name, positions, gesture)
+
+    def end_move(self) -> None:
+        if self._drag is not None:
+            self._drag = None
+            self.update_scene_rect()
+
+    def height_of(self, node_id: str) -> float:
+        """A card's height in document units (for auto-layout)."""
+        return self.nodes[node_id].height / SCALE
+
+    def close(self) -> None:
+        """Disconnect from the session before the scene is thrown away."""
+        self.wiring.cancel()
+        bridge = self.session.network_signals.get(self.network_name)
+        if bridge is not None:
+            for signal, slot in ((bridge.nodeAdded, self._on_node_added),
+                                 (bridge.nodeRemoved, self._on_node_removed),
+                                 (bridge.edgeAdded, self._on_edge_added),
+                                 (bridge.edgeRemoved, self._on_edge_removed),
+                                 (bridge.paramChanged, self._on_param_changed),
+                                 (bridge.nodeMoved, self._on_node_moved)):
+                signal.disconnect(slot)
+        self.session.checked.disconnect(self.apply_report)

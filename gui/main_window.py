@@ -1,0 +1,420 @@
+"""The main window: canvas tabs, docks, menus, status bar, title, settings and drops.
+
+It owns one `EditorSession` at a time and one scene + view per network of
+that document. Edit commands from the menus act on the current tab through
+the session, so the Document stays the only state that matters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoGroup
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QTabWidget,
+    QWidget,
+)
+
+from engine.document import Document
+from gui import settings
+from gui.actions import build_actions, build_menus
+from gui.dialogs import Dialogs
+from gui.editor import clipboard
+from gui.editor.geometry import to_doc, to_scene
+from gui.editor.inspector import Inspector
+from gui.editor.layout import auto_layout
+from gui.editor.node_item import fmt_count
+from gui.editor.palette import PaletteWidget
+from gui.editor.problems import ProblemsPanel
+from gui.editor.scene import EditorScene
+from gui.editor.session import EditorSession
+from gui.editor.training_editor import TrainingEditor
+from gui.editor.view import FILE_SUFFIXES, EditorView
+from gui.files import FileCommands
+from gui.recovery import AUTOSAVE_MS, Autosaver
+
+PASTE_OFFSET = (30.0, 30.0)  # document units, for paste without a cursor and duplicate
+
+
+class MainWindow(FileCommands, QMainWindow):
+    runRequested = Signal()  # Run ▸ Run Training: the training controller connects here
+    stopRequested = Signal()
+
+    def __init__(self, dialogs: Dialogs | None = None, persist: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.persist = persist  # False: neither read nor write QSettings (screenshots)
+        self.dialogs = dialogs or Dialogs(self)
+        self.undo_group = QUndoGroup(self)
+        self.session: EditorSession | None = None
+        self.scenes: dict[str, EditorScene] = {}
+        self.views: dict[str, EditorView] = {}
+        self.path: str | None = None
+        self.template = False
+        self.autosaver = Autosaver()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("canvasTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.tabBar().setDrawBase(False)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.setCentralWidget(self.tabs)
+        self._build_docks()
+        self.actions_ = build_actions(self)
+        self.menus = build_menus(self, self.actions_)
+        self._build_status_bar()
+        self.setAcceptDrops(True)
+        self.resize(1500, 920)
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.start()
+        self.restore_settings()
+
+    # ---- construction ----------------------------------------------------------------
+
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea,
+              ) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        return dock
+
+    def _build_docks(self) -> None:
+        """Palette left; inspector and training right; problems, plots and log below."""
+        self.docks: dict[str, QDockWidget] = {}
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.palette = PaletteWidget()
+        self.palette.blockActivated.connect(self.add_block_in_view)
+        self._dock("paletteDock", "Blocks", self.palette, left)
+        self.inspector = Inspector()
+        self._dock("inspectorDock", "Inspector", self.inspector, right)
+        self.training_editor = TrainingEditor()
+        training = self._dock("trainingDock", "Training", self.training_editor, right)
+        self.tabifyDockWidget(self.docks["inspectorDock"], training)
+        self.docks["inspectorDock"].raise_()
+        self.problems = ProblemsPanel()
+        self.problems.nodeRequested.connect(self.focus_node)
+        self._dock("problemsDock", "Problems", self.problems, bottom)
+        self.plots_placeholder = QLabel("Training plots appear here.")
+        self.plots_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._dock("plotsDock", "Plots", self.plots_placeholder, bottom)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setObjectName("logView")
+        self._dock("logDock", "Log", self.log, bottom)
+        self.tabifyDockWidget(self.docks["plotsDock"], self.docks["logDock"])
+        self.docks["plotsDock"].raise_()
+        self._restored = False
+
+    def showEvent(self, event) -> None:
+        """First show without saved settings: give the canvas most of the room."""
+        super().showEvent(event)
+        if not self._restored:
+            self._restored = True
+            self.resizeDocks([self.docks["paletteDock"], self.docks["inspectorDock"]],
+                             [200, 300], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["problemsDock"]], [120], Qt.Orientation.Vertical)
+
+    def _build_status_bar(self) -> None:
+        self.selection_label = QLabel()
+        self.totals_label = QLabel()
+        self.statusBar().addWidget(self.selection_label, 1)
+        self.statusBar().addPermanentWidget(self.totals_label)
+
+    # ---- the document --------------------------------------------------------------------
+
+    def set_document(self, doc: Document, path: str | None, template: bool = False,
+                     dirty: bool = False) -> None:
+        """Show `doc`: a fresh session, one tab per network, frame everything."""
+        self._close_session()
+        self.session = EditorSession(doc, self)
+        self.path, self.template = path, template
+        doc.path = path
+        self.undo_group.addStack(self.session.undo_stack)
+        self.undo_group.setActiveStack(self.session.undo_stack)
+        self.session.undo_stack.cleanChanged.connect(self.update_title)
+        self.session.checked.connect(self.update_status)
+        self.session.refused.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
+        for name in doc.networks:
+            self._add_canvas(name)
+        self.inspector.set_session(self.session)
+        self.training_editor.set_session(self.session)
+        self.problems.set_session(self.session)
+        if dirty:
+            self.session.undo_stack.resetClean()
+        self.update_title()
+        self.update_status()
+        QTimer.singleShot(0, self.frame_all_tabs)
+
+    def _add_canvas(self, name: str) -> None:
+        scene = EditorScene(self.session, name)
+        view = EditorView(scene)
+        view.setObjectName(f"canvas_{name}")
+        view.filesDropped.connect(self.open_paths)
+        view.minimap.set_enabled(self.actions_.minimap.isChecked())
+        scene.snap_enabled = self.actions_.snap.isChecked()
+        scene.selectionChanged.connect(self._on_selection_changed)
+        self.scenes[name], self.views[name] = scene, view
+        self.tabs.addTab(view, name)
+
+    def _close_session(self) -> None:
+        if self.session is None:
+            return
+        self.tabs.blockSignals(True)
+        while self.tabs.count():
+            widget = self.tabs.widget(0)
+            self.tabs.removeTab(0)
+            widget.deleteLater()
+        self.tabs.blockSignals(False)
+        for scene in self.scenes.values():
+            scene.selectionChanged.disconnect(self._on_selection_changed)
+            scene.close()
+            scene.deleteLater()
+        self.scenes.clear()
+        self.views.clear()
+        self.inspector.set_session(None)
+        self.training_editor.set_session(None)
+        self.problems.set_session(None)
+        self.undo_group.removeStack(self.session.undo_stack)
+        self.session.close()
+        self.session.deleteLater()
+        self.session = None
+
+    def display_name(self) -> str:
+        if self.path:
+            return Path(self.path).name
+        name = self.session.document.name if self.session else "Untitled"
+        return f"{name} (preset)" if self.template else name
+
+    def update_title(self) -> None:
+        self.setWindowTitle(f"{self.display_name()}[*] — NetCanvas")
+        self.setWindowModified(self.session is not None and not self.session.undo_stack.isClean())
+
+    # ---- current canvas --------------------------------------------------------------------
+
+    def current_network(self) -> str | None:
+        view = self.tabs.currentWidget()
+        return view.editor_scene.network_name if isinstance(view, EditorView) else None
+
+    def current_scene(self) -> EditorScene | None:
+        return self.scenes.get(self.current_network())
+
+    def current_view(self) -> EditorView | None:
+        return self.views.get(self.current_network())
+
+    def _on_tab_changed(self, index: int) -> None:
+        self._on_selection_changed()
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        scene = self.current_scene()
+        ids = scene.selected_node_ids() if scene else []
+        self.inspector.show_node(scene.network_name if scene else None,
+                                 ids[0] if len(ids) == 1 else None, len(ids))
+        self.update_status()
+
+    def update_status(self) -> None:
+        """Selection on the left; the model's totals and problem count on the right."""
+        scene = self.current_scene()
+        if scene is None or self.session is None:
+            self.selection_label.setText("")
+            self.totals_label.setText("")
+            return
+        ids, edges = scene.selected_node_ids(), scene.selected_edges()
+        net = scene.net
+        if len(ids) == 1 and not edges:
+            text = f"Selected: {ids[0]} ({net.nodes[ids[0]].block})"
+        elif ids or edges:
+            text = f"Selected: {len(ids)} blocks, {len(edges)} wires"
+        else:
+            text = f"{len(net.nodes)} blocks, {len(net.edges)} wires"
+        self.selection_label.setText(text)
+        params, macs = self.session.totals()
+        errors, warnings = self.problems.problem_count()
+        state = f"✖ {errors} errors" if errors else "✔ shapes OK"
+        if warnings:
+            state += f", ▲ {warnings} warnings"
+        self.totals_label.setText(f"Parameters: {params:,}   Multiply-adds: {fmt_count(macs)}"
+                                  f"   {state}")
+
+    # ---- edit commands ------------------------------------------------------------------------
+
+    def delete_selection(self) -> bool:
+        scene = self.current_scene()
+        if scene is None:
+            return False
+        return self.session.remove(scene.network_name, scene.selected_node_ids(),
+                                   scene.selected_edges())
+
+    def copy_selection(self) -> bool:
+        scene = self.current_scene()
+        ids = scene.selected_node_ids() if scene else []
+        if ids:
+            clipboard.copy_to_clipboard(clipboard.snapshot(scene.net, ids))
+        return bool(ids)
+
+    def cut_selection(self) -> bool:
+        scene = self.current_scene()
+        if scene is None or not self.copy_selection():
+            return False
+        return self.session.remove(scene.network_name, scene.selected_node_ids(),
+                                   scene.selected_edges(), text="Cut")
+
+    def paste(self, payload: dict | None = None) -> list[str]:
+        """Paste at the cursor over the canvas, else beside the originals if they are in
+        view, else in the middle of the view."""
+        scene, view = self.current_scene(), self.current_view()
+        payload = payload or clipboard.clipboard_payload()
+        if scene is None or payload is None:
+            return []
+        left, top = clipboard.bounds(payload)
+        offset = PASTE_OFFSET
+        cursor = view.mapFromGlobal(view.cursor().pos())
+        visible = view.mapToScene(view.viewport().rect()).boundingRect()
+        if view.underMouse() and view.viewport().rect().contains(cursor):
+            x, y = to_doc(view.mapToScene(cursor))
+            offset = (x - left, y - top)
+        elif not visible.contains(to_scene((left + offset[0], top + offset[1]))):
+            x, y = to_doc(visible.center())
+            offset = (x - left, y - top)
+        ids = self.session.paste(scene.network_name, payload, offset)
+        scene.select_nodes(ids)
+        return ids
+
+    def duplicate_selection(self) -> list[str]:
+        scene = self.current_scene()
+        ids = scene.selected_node_ids() if scene else []
+        if not ids:
+            return []
+        new = self.session.paste(scene.network_name, clipboard.snapshot(scene.net, ids),
+                                 PASTE_OFFSET, text="Duplicate")
+        scene.select_nodes(new)
+        return new
+
+    def select_all(self) -> None:
+        scene = self.current_scene()
+        if scene is not None:
+            for item in scene.nodes.values():
+                item.setSelected(True)
+
+    def auto_layout(self) -> bool:
+        scene = self.current_scene()
+        if scene is None:
+            return False
+        positions = auto_layout(scene.net, scene.height_of)
+        changed = self.session.move(scene.network_name, positions, text="Auto-layout")
+        if changed:
+            scene.update_scene_rect()
+            self.current_view().frame_all()
+        return changed
+
+    def add_block_in_view(self, block: str) -> str | None:
+        """Palette double-click: add at the centre of the visible canvas."""
+        view = self.current_view()
+        if view is None:
+            return None
+        centre = view.mapToScene(view.viewport().rect().center())
+        return view.editor_scene.add_block_at(block, QPointF(centre))
+
+    def focus_node(self, network: str, node_id: str) -> None:
+        """Problems list click: show the tab, select the node and bring it into view."""
+        if network not in self.views:
+            return
+        self.tabs.setCurrentWidget(self.views[network])
+        scene = self.scenes[network]
+        scene.select_nodes([node_id])
+        if node_id in scene.nodes:
+            self.views[network].centerOn(scene.nodes[node_id])
+
+    # ---- view commands -----------------------------------------------------------------------
+
+    def frame_all(self) -> None:
+        if self.current_view():
+            self.current_view().frame_all()
+
+    def frame_all_tabs(self) -> None:
+        """The opening view of every tab (legible, starting at the inputs)."""
+        for view in self.views.values():
+            view.frame_readable()
+
+    def frame_selection(self) -> None:
+        if self.current_view():
+            self.current_view().frame_selection()
+
+    def zoom(self, factor: float) -> None:
+        if self.current_view():
+            self.current_view().zoom_by(factor)
+
+    def set_minimap(self, on: bool) -> None:
+        for view in self.views.values():
+            view.minimap.set_enabled(on)
+
+    def set_snap(self, on: bool) -> None:
+        for scene in self.scenes.values():
+            scene.snap_enabled = on
+
+    # ---- training hooks (wired by the training controller) --------------------------------
+
+    def set_run_available(self, available: bool) -> None:
+        """Enable Run ▸ Run Training once a training controller listens to runRequested."""
+        self.actions_.run.setEnabled(available)
+
+    @Slot(bool)
+    def set_running(self, running: bool) -> None:
+        """Lock editing and undo while a run is in progress (Meshroom's lockAtThisIndex)."""
+        self.actions_.run.setEnabled(not running)
+        self.actions_.stop.setEnabled(running)
+        if self.session is not None:
+            self.session.set_locked(running)
+            self.undo_group.setActiveStack(None if running else self.session.undo_stack)
+        for view in self.views.values():
+            view.setInteractive(not running)
+
+    # ---- settings, close and drops -------------------------------------------------------------
+
+    def restore_settings(self) -> None:
+        if not self.persist:
+            return
+        s = settings.settings()
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        if isinstance(state, QByteArray | bytes):
+            self._restored = self.restoreState(QByteArray(state))
+
+    def save_settings(self) -> None:
+        if not self.persist:
+            return
+        s = settings.settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save_changes():
+            event.ignore()
+            return
+        self.save_settings()
+        self.autosave_timer.stop()
+        self.autosaver.remove()
+        self._close_session()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.toLocalFile().lower().endswith(FILE_SUFFIXES) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls()
+                 if u.toLocalFile().lower().endswith(FILE_SUFFIXES)]
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_paths(paths))

@@ -1,0 +1,111 @@
+"""Helpers shared by the GUI tests and the editor benchmark (no pytest import here).
+
+`isolate` points settings and recovery files at a temporary folder;
+`FakeDialogs` answers every question at once and records what was shown;
+`large_document` builds the 500-node network the scale checks use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.document import Document
+from gui import settings
+from gui.dialogs import Dialogs
+
+
+def isolate(folder: Path, monkeypatch) -> None:
+    """Settings in an .ini under `folder`, recovery files there too, no recovery prompt."""
+    monkeypatch.setenv(settings.SETTINGS_ENV, str(folder / "settings.ini"))
+    monkeypatch.setenv(settings.DATA_DIR_ENV, str(folder / "data"))
+    monkeypatch.setenv(settings.NO_RECOVERY_ENV, "1")
+
+
+class FakeDialogs(Dialogs):
+    """Scripted answers; `errors` holds every message the window tried to show."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.errors: list[tuple[str, str]] = []
+        self.save_answer = "discard"
+        self.recover_answer = False
+        self.confirm_answer = True
+        self.next_open: str | None = None
+        self.next_save: str | None = None
+        self.asked: list[str] = []
+
+    def error(self, title: str, text: str) -> None:
+        self.errors.append((title, text))
+
+    def ask_save_changes(self, name: str) -> str:
+        self.asked.append(f"save:{name}")
+        return self.save_answer
+
+    def ask_recover(self, description: str) -> bool:
+        self.asked.append(f"recover:{description}")
+        return self.recover_answer
+
+    def confirm(self, title: str, text: str) -> bool:
+        self.asked.append(f"confirm:{title}")
+        return self.confirm_answer
+
+    def open_path(self, directory: str = "") -> str | None:
+        return self.next_open
+
+    def save_path(self, suggested: str = "") -> str | None:
+        return self.next_save
+
+
+def sample_document() -> Document:
+    """A LeNet on 28×28 digits, fixed here so tests do not depend on how presets evolve."""
+    doc = Document("LeNet sample")
+    doc.training = {"task": "classification", "dataset": {"name": "digits", "image_size": 28},
+                    "loss": "nll", "optimizer": {"name": "adam", "lr": 0.001},
+                    "epochs": 10, "batch_size": 64, "seed": 0, "device": "auto"}
+    net = doc.add_network("main")
+    chain = [("x", "Input", {"source": "x"}), ("conv1", "Conv2d", {"out_channels": 20, "kernel_size": 5}),
+             ("relu1", "ReLU", {}), ("pool1", "MaxPool2d", {"kernel_size": 2}),
+             ("conv2", "Conv2d", {"out_channels": 50, "kernel_size": 5}), ("relu2", "ReLU", {}),
+             ("pool2", "MaxPool2d", {"kernel_size": 2}), ("flatten", "Flatten", {}),
+             ("fc1", "Linear", {"out_features": 500}), ("relu3", "ReLU", {}),
+             ("fc2", "Linear", {"out_features": 10}), ("log_softmax", "LogSoftmax", {"dim": 1}),
+             ("out", "Output", {})]
+    for i, (node_id, block, params) in enumerate(chain):
+        net.add_node(block, params, (i * 180.0, 0.0), node_id)
+        if i:
+            net.connect(f"{chain[i - 1][0]}.out", f"{node_id}.in")
+    return doc
+
+
+CHAIN_BLOCKS = (("Linear", {"out_features": 64}), ("ReLU", {}), ("LayerNorm", {}),
+                ("Linear", {"out_features": 64}), ("GELU", {}))
+
+
+def large_document(chains: int = 20, length: int = 24) -> Document:
+    """An Input feeding `chains` residual MLP chains of `length` blocks, each to an Output.
+
+    With the defaults that is 1 + 20 × 25 = 501 nodes and about 560 edges, laid
+    out on the usual 180-unit columns: the 500-node case of the scale checks.
+    """
+    doc = Document("Large benchmark graph")
+    doc.training = {"task": "regression", "dataset": {"name": "sine"}}
+    net = doc.add_network("main")
+    net.add_node("Input", {"shape": [64]}, (0, chains * 70), "x")
+    for c in range(chains):
+        y = c * 150.0
+        previous, skip = "x", "x"
+        for j in range(length):
+            node_id = f"c{c}_{j}"
+            if j % 6 == 5:
+                net.add_node("Add", {}, ((j + 1) * 180.0, y), node_id)
+                net.connect(f"{previous}.out", f"{node_id}.a")
+                net.connect(f"{skip}.out", f"{node_id}.b")
+                skip = node_id
+            else:
+                block, params = CHAIN_BLOCKS[j % len(CHAIN_BLOCKS)]
+                net.add_node(block, params, ((j + 1) * 180.0, y), node_id)
+                net.connect(f"{previous}.out", f"{node_id}.in")
+            previous = node_id
+        net.add_node("Output", {}, ((length + 1) * 180.0, y), f"out{c}")
+        net.connect(f"{previous}.out", f"out{c}.in")
+    return doc
