@@ -382,6 +382,17 @@ def _guess_shape(model: nn.Module) -> tuple[int, ...]:
     raise NetCanvasError("give --input-shape, the per-sample input shape (e.g. 1,28,28)")
 
 
+def import_target(target: str, input_shape: str | None = None) -> Document:
+    """`module.py:ClassName` built with no arguments and traced into a document (CLI and GUI)."""
+    cls = load_class(target)
+    try:
+        model = cls()
+    except TypeError as exc:
+        raise NetCanvasError(f"{cls.__name__}() cannot be built without arguments: {exc}") from exc
+    shapes = parse_input_shape(input_shape) if input_shape else _guess_shape(model)
+    return import_module(model, shapes)
+
+
 def run_import(args: argparse.Namespace) -> int:
     """`netcanvas import module.py:ClassName [--input-shape S] [--out FILE]`.
 
@@ -391,21 +402,16 @@ def run_import(args: argparse.Namespace) -> int:
     from engine.bundle import save_bundle
     from engine.readwrite import save_document
 
-    cls = load_class(args.target)
-    try:
-        model = cls()
-    except TypeError as exc:
-        raise NetCanvasError(f"{cls.__name__}() cannot be built without arguments: {exc}") from exc
-    shapes = parse_input_shape(args.input_shape) if args.input_shape else _guess_shape(model)
-    doc = import_module(model, shapes)
-    out = Path(args.out or f"{cls.__name__}.json")
+    doc = import_target(args.target, args.input_shape)
+    cls_name = args.target.rpartition(":")[2]
+    out = Path(args.out or f"{cls_name}.json")
     if out.suffix.lower() == ".ncz":
         save_bundle(doc, None, out)
     else:
         save_document(doc, out)
     params = count_parameters(compile_network(doc, NETWORK))
     blocks = len(doc.network(NETWORK).nodes)
-    print(f"imported {cls.__name__}: {blocks} blocks, {params:,} parameters -> {out}")
+    print(f"imported {cls_name}: {blocks} blocks, {params:,} parameters -> {out}")
     if out.suffix.lower() != ".ncz":
         print("  (the graph only; give --out NAME.ncz to keep the module's weights too)")
     return 0

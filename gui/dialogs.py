@@ -7,10 +7,12 @@ itself. Error messages are shown non-modally so nothing waits on them.
 
 from __future__ import annotations
 
+import ast
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 FILE_FILTER = "NetCanvas documents (*.json *.ncz);;JSON documents (*.json);;All files (*)"
 
@@ -62,6 +64,40 @@ class Dialogs:
         if path and not path.lower().endswith((".json", ".ncz")):
             path += ".json"
         return path or None
+
+
+    def export_path(self, title: str, suggested: str, file_filter: str, folder: bool) -> str | None:
+        """Where to export: a file, or a folder for PyTorch source."""
+        if folder:
+            path = QFileDialog.getExistingDirectory(self.parent, title, suggested)
+        else:
+            path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, file_filter)
+        return path or None
+
+    def import_spec(self) -> tuple[str, str] | None:
+        """`module.py:ClassName` and the per-sample input shape text, or None if cancelled."""
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Import PyTorch module", "",
+                                              "Python files (*.py)")
+        if not path:
+            return None
+        classes = module_classes(path)
+        name, ok = QInputDialog.getItem(self.parent, "Import PyTorch module",
+                                        "nn.Module class:", classes or [""], 0, True)
+        if not ok or not name:
+            return None
+        shape, ok = QInputDialog.getText(
+            self.parent, "Import PyTorch module",
+            "Per-sample input shape (e.g. 1,28,28; empty to guess from a first Linear):")
+        return (f"{path}:{name}", shape.strip()) if ok else None
+
+
+def module_classes(path: str) -> list[str]:
+    """Class names defined in a Python file, read without running it."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    return [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
 
 
 class HeadlessDialogs(Dialogs):
