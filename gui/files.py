@@ -116,6 +116,11 @@ class FileCommands:
             return False
         doc.path = path
         self.path, self.template = path, False
+        if path.lower().endswith(".ncz"):
+            self.trained_unsaved = False
+        elif self.trained_unsaved:
+            self.log_line("Saved the graph as JSON; the trained weights are kept only in a "
+                          "bundle: Run ▸ Save Trained Model…")
         self.session.undo_stack.setClean()
         self.autosaver.remove()
         self.remember_recent(path)
@@ -136,10 +141,18 @@ class FileCommands:
         return True
 
     def maybe_save_changes(self) -> bool:
-        """True when the current document may be replaced (saved, discarded or clean)."""
-        if self.session is None or self.session.undo_stack.isClean():
+        """True when the current document may be replaced (saved, discarded or clean).
+
+        Trained weights that live in no file count as unsaved work; saving them
+        asks for a bundle, the only format that keeps weights.
+        """
+        if self.session is None or (self.session.undo_stack.isClean() and not self.trained_unsaved):
             return True
         answer = self.dialogs.ask_save_changes(self.display_name())
+        if answer == "save" and self.trained_unsaved:
+            stem = Path(self.path).stem if self.path else self.session.document.name
+            path = self.dialogs.save_path(f"{stem}.ncz")
+            return self.save_to(path) if path else False
         if answer == "save":
             return self.save()
         return answer == "discard"

@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoGroup
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
+    QMenu,
     QPlainTextEdit,
     QTabWidget,
     QWidget,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 from engine.document import Document
 from gui import settings
 from gui.actions import build_actions, build_menus
+from gui.background import BackgroundTasks
 from gui.dialogs import Dialogs
 from gui.editor import clipboard
 from gui.editor.geometry import to_doc, to_scene
@@ -35,13 +37,15 @@ from gui.editor.scene import EditorScene
 from gui.editor.session import EditorSession
 from gui.editor.training_editor import TrainingEditor
 from gui.editor.view import FILE_SUFFIXES, EditorView
+from gui.exporting import EXPORT_FORMATS, ExportCommands
 from gui.files import FileCommands
 from gui.recovery import AUTOSAVE_MS, Autosaver
+from gui.run_control import RunControl
 
 PASTE_OFFSET = (30.0, 30.0)  # document units, for paste without a cursor and duplicate
 
 
-class MainWindow(FileCommands, QMainWindow):
+class MainWindow(ExportCommands, FileCommands, QMainWindow):
     runRequested = Signal()  # Run ▸ Run Training: the training controller connects here
     stopRequested = Signal()
 
@@ -56,6 +60,8 @@ class MainWindow(FileCommands, QMainWindow):
         self.views: dict[str, EditorView] = {}
         self.path: str | None = None
         self.template = False
+        self.trained_unsaved = False  # weights from a run that no bundle holds yet
+        self.tasks = BackgroundTasks(self)
         self.autosaver = Autosaver()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("canvasTabs")
@@ -66,6 +72,8 @@ class MainWindow(FileCommands, QMainWindow):
         self._build_docks()
         self.actions_ = build_actions(self)
         self.menus = build_menus(self, self.actions_)
+        self._build_export_menu()
+        self.run_control = RunControl(self)
         self._build_status_bar()
         self.setAcceptDrops(True)
         self.resize(1500, 920)
@@ -77,11 +85,12 @@ class MainWindow(FileCommands, QMainWindow):
 
     # ---- construction ----------------------------------------------------------------
 
-    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea,
+    def _dock(self, name: str, title: str, widget: QWidget | None, area: Qt.DockWidgetArea,
               ) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        dock.setWidget(widget)
+        if widget is not None:
+            dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.docks[name] = dock
         return dock
@@ -100,18 +109,16 @@ class MainWindow(FileCommands, QMainWindow):
         training = self._dock("trainingDock", "Training", self.training_editor, right)
         self.tabifyDockWidget(self.docks["inspectorDock"], training)
         self.docks["inspectorDock"].raise_()
+        self._dock("plotsDock", "Plots", None, bottom)  # RunControl puts the plots in
         self.problems = ProblemsPanel()
         self.problems.nodeRequested.connect(self.focus_node)
         self._dock("problemsDock", "Problems", self.problems, bottom)
-        self.plots_placeholder = QLabel("Training plots appear here.")
-        self.plots_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._dock("plotsDock", "Plots", self.plots_placeholder, bottom)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setObjectName("logView")
         self._dock("logDock", "Log", self.log, bottom)
-        self.tabifyDockWidget(self.docks["plotsDock"], self.docks["logDock"])
-        self.docks["plotsDock"].raise_()
+        self.tabifyDockWidget(self.docks["problemsDock"], self.docks["logDock"])
+        self.docks["problemsDock"].raise_()
         self._restored = False
 
     def showEvent(self, event) -> None:
@@ -121,7 +128,40 @@ class MainWindow(FileCommands, QMainWindow):
             self._restored = True
             self.resizeDocks([self.docks["paletteDock"], self.docks["inspectorDock"]],
                              [200, 300], Qt.Orientation.Horizontal)
-            self.resizeDocks([self.docks["problemsDock"]], [120], Qt.Orientation.Vertical)
+            # Plots get most of the bottom: curves need height to be read while training.
+            self.resizeDocks([self.docks["plotsDock"]], [330], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["plotsDock"], self.docks["problemsDock"]], [900, 400],
+                             Qt.Orientation.Horizontal)
+
+    def _build_export_menu(self) -> None:
+        """File ▸ Export ▸ (bundle, ONNX, TorchScript, source) and File ▸ Import; Run ▸ Save Trained Model."""
+        menu = QMenu("&Export", self)
+        self.export_actions = {}
+        for fmt, (text, *_rest) in EXPORT_FORMATS.items():
+            action = menu.addAction(text)
+            action.triggered.connect(lambda checked=False, f=fmt: self.export_as(f))
+            self.export_actions[fmt] = action
+        file_menu = self.menus.file
+        file_menu.insertMenu(self.actions_.quit, menu)
+        self.import_action = QAction("&Import PyTorch Module…", self)
+        self.import_action.setStatusTip("Trace a torch.nn.Module class from a .py file into a document")
+        self.import_action.triggered.connect(self.import_module_dialog)
+        file_menu.insertAction(self.actions_.quit, self.import_action)
+        file_menu.insertSeparator(self.actions_.quit)
+        self.save_trained_action = QAction("Save &Trained Model…", self)
+        self.save_trained_action.setStatusTip("Write a .ncz bundle: the graph, its trained weights and curves")
+        self.save_trained_action.triggered.connect(lambda: self.export_as("bundle"))
+        self.menus.run.addSeparator()
+        self.menus.run.addAction(self.save_trained_action)
+
+    def log_line(self, text: str) -> None:
+        """One line in the Log dock (runs, exports, imports)."""
+        self.log.appendPlainText(text)
+
+    def mark_trained(self) -> None:
+        """A run finished: its weights are in the document but in no file yet."""
+        self.trained_unsaved = True
+        self.update_title()
 
     def _build_status_bar(self) -> None:
         self.selection_label = QLabel()
@@ -150,8 +190,10 @@ class MainWindow(FileCommands, QMainWindow):
         self.problems.set_session(self.session)
         if dirty:
             self.session.undo_stack.resetClean()
+        self.trained_unsaved = False
         self.update_title()
         self.update_status()
+        self.run_control.document_opened(doc)
         QTimer.singleShot(0, self.frame_all_tabs)
 
     def _add_canvas(self, name: str) -> None:
@@ -196,7 +238,8 @@ class MainWindow(FileCommands, QMainWindow):
 
     def update_title(self) -> None:
         self.setWindowTitle(f"{self.display_name()}[*] — NetCanvas")
-        self.setWindowModified(self.session is not None and not self.session.undo_stack.isClean())
+        self.setWindowModified(self.session is not None
+                               and (not self.session.undo_stack.isClean() or self.trained_unsaved))
 
     # ---- current canvas --------------------------------------------------------------------
 
@@ -217,8 +260,10 @@ class MainWindow(FileCommands, QMainWindow):
     def _on_selection_changed(self) -> None:
         scene = self.current_scene()
         ids = scene.selected_node_ids() if scene else []
-        self.inspector.show_node(scene.network_name if scene else None,
-                                 ids[0] if len(ids) == 1 else None, len(ids))
+        node_id = ids[0] if len(ids) == 1 else None
+        self.inspector.show_node(scene.network_name if scene else None, node_id, len(ids))
+        if node_id is not None:  # feature maps follow the selection, even mid-run
+            self.run_control.node_selected(node_id, scene.net.nodes[node_id].block)
         self.update_status()
 
     def update_status(self) -> None:
@@ -402,6 +447,8 @@ class MainWindow(FileCommands, QMainWindow):
         if not self.maybe_save_changes():
             event.ignore()
             return
+        self.run_control.shutdown()
+        self.tasks.wait(10_000)
         self.save_settings()
         self.autosave_timer.stop()
         self.autosaver.remove()

@@ -32,6 +32,7 @@ class FakeDialogs(Dialogs):
         self.confirm_answer = True
         self.next_open: str | None = None
         self.next_save: str | None = None
+        self.next_import: tuple[str, str] | None = None  # ("module.py:Class", "1,28,28")
         self.asked: list[str] = []
 
     def error(self, title: str, text: str) -> None:
@@ -54,6 +55,12 @@ class FakeDialogs(Dialogs):
 
     def save_path(self, suggested: str = "") -> str | None:
         return self.next_save
+
+    def export_path(self, title: str, suggested: str, file_filter: str, folder: bool) -> str | None:
+        return self.next_save
+
+    def import_spec(self) -> tuple[str, str] | None:
+        return self.next_import
 
 
 def sample_document() -> Document:

@@ -75,9 +75,10 @@ def test_docks_menus_and_status_bar(window, lenet):
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert menus == ["File", "Edit", "View", "Run"]
     file_items = [a.text().replace("&", "") for a in window.menus.file.actions()]
-    for item in ("New", "Open…", "Open Preset", "Open Recent", "Save", "Save As…", "Revert"):
+    for item in ("New", "Open…", "Open Preset", "Open Recent", "Save", "Save As…", "Revert",
+                 "Export", "Import PyTorch Module…"):
         assert item in file_items
-    assert not window.actions_.run.isEnabled()
+    assert window.actions_.run.isEnabled()  # the training controller listens
     window.session.check_now()
     net, report = window.current_scene().net, check(window.session.document)
     assert f"Parameters: {report.networks['main'].parameters:,}" in window.totals_label.text()

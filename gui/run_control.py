@@ -1,0 +1,185 @@
+"""The window's side of training: Run/Pause/Stop, the device picker, plots, results.
+
+Composed into the MainWindow rather than mixed in: it owns the
+TrainingController and the TrainingPanel, turns the window's Run requests into
+runs, locks editing while one is in progress, and folds each run's trained
+copy back into the editor's document when it ends (weights, metrics, resume
+state), so Save and File ▸ Export carry the trained model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
+
+from engine.document import Document
+from engine.training import Epoch, Failed, Finished, RunOptions, Started
+from engine.training.setup import available_devices
+from gui.plots.panel import TrainingPanel
+from gui.training.controller import PAUSED, RUNNING, STOPPING, TrainingController
+
+if TYPE_CHECKING:
+    from gui.main_window import MainWindow
+
+
+class RunControl(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.controller = TrainingController(self)
+        self.panel = TrainingPanel()
+        self.panel.setObjectName("trainingPanel")
+        self.panel.connect_controller(self.controller)
+        window.docks["plotsDock"].setWidget(self.panel)
+        self._resume_next = False
+        self._build_actions()
+        self._build_toolbar()
+        window.runRequested.connect(self.run)
+        window.stopRequested.connect(self.controller.stop)
+        self.controller.state_changed.connect(self.update_actions)
+        self.controller.event.connect(self._log_event)
+        self.controller.finished.connect(self.on_trained)
+        self.controller.failed.connect(self.on_failed)
+        window.set_run_available(True)
+        self.update_actions(self.controller.state)
+
+    # ---- construction --------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        w = self.window
+        self.pause_action = QAction("&Pause", w)
+        self.pause_action.setShortcut(QKeySequence("F6"))
+        self.pause_action.setStatusTip("Pause training after the current step, or resume it")
+        self.pause_action.triggered.connect(self.toggle_pause)
+        self.continue_action = QAction("&Continue Training", w)
+        self.continue_action.setShortcut(QKeySequence("Ctrl+F5"))
+        self.continue_action.setStatusTip("Resume the last run (or an opened bundle) where it stopped")
+        self.continue_action.triggered.connect(lambda: self.run(resume=True))
+        menu = w.menus.run
+        menu.insertAction(w.actions_.stop, self.pause_action)
+        menu.insertAction(self.pause_action, self.continue_action)
+
+    def _build_toolbar(self) -> None:
+        w = self.window
+        bar = QToolBar("Training", w)
+        bar.setObjectName("trainingToolbar")
+        bar.addActions([w.actions_.run, self.continue_action, self.pause_action, w.actions_.stop])
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Device: "))
+        self.device_box = QComboBox()
+        self.device_box.setObjectName("devicePicker")
+        self.device_box.addItems(available_devices())
+        self.device_box.setToolTip("Where to train: auto picks CUDA, then MPS, then the CPU")
+        bar.addWidget(self.device_box)
+        w.addToolBar(bar)
+        self.toolbar = bar
+
+    # ---- running -------------------------------------------------------------------
+
+    @Slot()
+    def run(self, resume: bool = False) -> bool:
+        """Train the editor's document; a document with errors is refused, with the reasons."""
+        session = self.window.session
+        if session is None or self.controller.is_running():
+            return False
+        doc = session.document
+        resume = resume and _unfinished(doc)
+        options = RunOptions(device=self.device_box.currentText(), resume=resume)
+        self.panel.begin_run(doc, resume=resume)
+        errors = self.controller.start(doc, options)
+        if errors:
+            self.window.docks["problemsDock"].raise_()
+            self.window.log_line("Cannot train: " + "; ".join(errors))
+            self.window.dialogs.error("Cannot train this document",
+                                      "Fix these first:\n\n" + "\n".join(errors))
+            return False
+        self.window.set_running(True)
+        self.window.docks["plotsDock"].raise_()
+        return True
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.controller.state == PAUSED:
+            self.controller.resume()
+        else:
+            self.controller.pause()
+
+    @Slot(str)
+    def update_actions(self, state: str) -> None:
+        running = state in (RUNNING, PAUSED, STOPPING)
+        self.pause_action.setEnabled(state in (RUNNING, PAUSED))
+        self.pause_action.setText("&Resume" if state == PAUSED else "&Pause")
+        session = self.window.session
+        can_continue = session is not None and _unfinished(session.document)
+        self.continue_action.setEnabled(not running and can_continue)
+        self.device_box.setEnabled(not running)
+        self.window.actions_.stop.setEnabled(state in (RUNNING, PAUSED))
+        if state != "idle":
+            self.window.statusBar().showMessage(f"Training: {state}")
+
+    @Slot(object, object)
+    def on_trained(self, event: Finished, trained: Document) -> None:
+        self._take_results(trained)
+        state = "stopped" if event.stopped else "finished"
+        self.window.statusBar().showMessage(f"Training {state} in {event.seconds:.0f} s", 10000)
+
+    @Slot(object, object)
+    def on_failed(self, event: Failed, trained: Document) -> None:
+        self._take_results(trained)
+        self.window.statusBar().showMessage("Training failed: " + event.message.splitlines()[0], 10000)
+        self.window.dialogs.error("Training failed", event.message)
+
+    def _take_results(self, trained: Document) -> None:
+        """Fold the trained copy's state into the editor's document; unlock editing."""
+        self.window.set_running(False)
+        session = self.window.session
+        if session is not None and trained is not None and trained.weights:
+            doc = session.document
+            doc.weights, doc.metrics = trained.weights, trained.metrics
+            doc.train_state = trained.train_state
+            self.window.mark_trained()
+        self.update_actions(self.controller.state)
+
+    # ---- documents, selection, closing ------------------------------------------------
+
+    def document_opened(self, doc: Document) -> None:
+        """A new document in the editor: plots for its task, and a bundle's own results."""
+        if doc.metrics:
+            self.panel.show_document_results(doc)
+        else:
+            self.panel.reset(doc.training.get("task", "classification"), doc.path or doc.name)
+        device = doc.training.get("device", "auto")
+        index = self.device_box.findText(device)
+        self.device_box.setCurrentIndex(max(index, 0))
+        self.update_actions(self.controller.state)
+
+    def node_selected(self, node_id: str | None, block: str | None) -> None:
+        self.panel.select_node(node_id, block)
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
+
+    @Slot(object)
+    def _log_event(self, event: object) -> None:
+        if isinstance(event, Started):
+            params = ", ".join(f"{n}: {p:,} parameters" for n, p in event.parameters.items())
+            self.window.log_line(f"Training '{event.task}' on {event.device} ({params})")
+        elif isinstance(event, Epoch):
+            described = ", ".join(f"{k} {v:.4g}" for k, v in {**event.train, **{
+                f"val_{k}": v for k, v in event.val.items()}}.items())
+            self.window.log_line(f"epoch {event.epoch}: {described}")
+        elif isinstance(event, Finished):
+            scalars = {k: v for k, v in event.metrics.items() if isinstance(v, int | float)}
+            self.window.log_line(("Stopped: " if event.stopped else "Finished: ")
+                                 + ", ".join(f"{k} {v:.4g}" for k, v in scalars.items()))
+        elif isinstance(event, Failed):
+            self.window.log_line("Failed: " + event.message)
+
+
+def _unfinished(doc: Document) -> bool:
+    """A trained document whose run stopped before its `epochs` (or episodes): it can go on."""
+    state = doc.train_state
+    return bool(state) and int(state.get("epoch", 0)) < int(doc.training.get("epochs", 0))

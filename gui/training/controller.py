@@ -1,0 +1,335 @@
+"""Runs an engine trainer in a QThread and hands its events to the GUI thread as signals.
+
+The window's side of a run, in full:
+
+    controller = TrainingController(parent=window)
+    panel.connect_controller(controller)        # plots listen to `event`
+    controller.finished.connect(window.on_trained)   # (Finished, trained_doc)
+    controller.failed.connect(window.on_failed)      # (Failed, trained_doc)
+    controller.state_changed.connect(window.update_actions)  # idle/running/paused/stopping
+
+    errors = controller.start(doc, RunOptions(device="auto"))   # [] when it started
+    if errors: show them (Run refuses a document whose check has errors)
+    controller.pause() / resume() / stop()       # never block the GUI thread
+    controller.watch([node_id])                  # feature maps of the selected node
+    controller.shutdown()                        # in closeEvent: stop and wait, bounded
+
+Why it is built this way:
+- `start` trains a copy of the document (JSON round trip, plus the trained state
+  when resuming), so edits made in the editor during a run can never reach the
+  worker; the trained copy comes back with `finished`/`failed`, and the window
+  decides what to keep.
+- The worker appends events to a locked deque and wakes the GUI only for the
+  first event since the GUI last collected; the GUI collects COLLECT_DELAY_MS
+  later. A trainer doing thousands of steps a second thus costs the GUI at most
+  ~100 wake-ups a second instead of one queued Qt event per step, and the GUI
+  re-emits the events within a time budget, so a backlog never blocks painting.
+- `finished`/`failed` are emitted only once the thread has ended, so a slot that
+  reacts by pressing Run again (or closing) finds the controller idle.
+- The worker lowers torch's intra-op threads to leave a core for the GUI.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+import time
+from collections import deque
+
+import torch
+from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, QTimer, Signal, Slot
+
+import engine
+from engine.document import Document
+from engine.errors import NetCanvasError
+from engine.training import (
+    Activations,
+    Checkpoint,
+    Episode,
+    Epoch,
+    Failed,
+    Finished,
+    RunOptions,
+    Samples,
+    Started,
+    Step,
+    Trainer,
+    make_trainer,
+)
+
+IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
+COLLECT_DELAY_MS = 10  # after a wake-up, let events gather this long: ≤ 100 wake-ups a second
+DRAIN_BUDGET_S = 0.008  # GUI time spent re-emitting events per turn before yielding to paint/input
+_ABANDONED: list[tuple[QThread, QObject]] = []  # threads that outlived shutdown; never destroyed
+
+
+def document_errors(doc: Document) -> list[str]:
+    """The check's error lines ("main.conv1 (Conv2d): ..."); empty means the document may run."""
+    try:
+        return list(engine.check(doc).errors)
+    except NetCanvasError as exc:
+        return [str(exc)]
+
+
+def copy_document(doc: Document, with_state: bool = False) -> Document:
+    """An independent copy through the file format, so the worker never shares editor objects."""
+    twin = engine.parse_document(engine.document_to_json(doc), doc.path or "")
+    twin.path = doc.path
+    if with_state:
+        twin.weights = copy.deepcopy(doc.weights)
+        twin.metrics = copy.deepcopy(doc.metrics)
+        twin.train_state = copy.deepcopy(doc.train_state)
+    return twin
+
+
+def worker_threads() -> int:
+    """Intra-op threads for training: every core but one, which stays with the GUI."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class _Mailbox:
+    """The worker-to-GUI queue; plain Python so it outlives the worker's QObject.
+
+    `armed` is set when the GUI has been woken and has not collected yet: events
+    posted meanwhile ride along without another wake-up.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queue: deque = deque()
+        self.armed = False
+
+    def post(self, event: object) -> bool:
+        """Queue an event; True when the GUI must be woken to collect it."""
+        with self.lock:
+            self.queue.append(event)
+            wake, self.armed = not self.armed, True
+        return wake
+
+    def collect(self) -> list:
+        """Everything queued; the next post wakes the GUI again."""
+        with self.lock:
+            events = list(self.queue)
+            self.queue.clear()
+            self.armed = False
+        return events
+
+
+class _Worker(QObject):
+    """Lives in the training thread; iterates the trainer and mails its events."""
+
+    wake = Signal()  # the GUI should collect the mailbox
+    done = Signal()
+
+    def __init__(self, trainer: Trainer, mailbox: _Mailbox, threads: int) -> None:
+        super().__init__()  # no parent: moveToThread silently fails on parented objects
+        self.trainer = trainer
+        self.mailbox = mailbox
+        self.threads = threads
+
+    def post(self, event: object) -> None:
+        if self.mailbox.post(event):
+            self.wake.emit()
+
+    @Slot()
+    def run(self) -> None:
+        torch.set_num_threads(min(self.threads, torch.get_num_threads()))  # this thread only
+        try:
+            for event in self.trainer.run():
+                self.post(event)
+        except BaseException as exc:  # noqa: BLE001 - the GUI must hear of any end
+            self.post(Failed(f"training failed: {type(exc).__name__}: {exc}", self.trainer.step))
+        finally:
+            self.done.emit()
+
+
+class TrainingController(QObject):
+    """One run at a time; see the module docstring for how a window wires it."""
+
+    event = Signal(object)  # every event, in order (Finished/Failed after the thread ended)
+    started = Signal(object)  # Started
+    step = Signal(object)  # Step
+    epoch = Signal(object)  # Epoch
+    episode = Signal(object)  # Episode
+    activations = Signal(object)  # Activations
+    samples = Signal(object)  # Samples
+    checkpoint = Signal(object)  # Checkpoint
+    finished = Signal(object, object)  # Finished, the trained copy of the document
+    failed = Signal(object, object)  # Failed, the copy (its weights are the last finite ones)
+    state_changed = Signal(str)  # idle, running, paused, stopping
+
+    def __init__(self, parent: QObject | None = None, threads: int | None = None) -> None:
+        super().__init__(parent)
+        self.threads = threads or worker_threads()
+        self._state = IDLE
+        self._thread: QThread | None = None
+        self._worker: _Worker | None = None
+        self._trainer: Trainer | None = None
+        self._doc: Document | None = None
+        self._final: Finished | Failed | None = None
+        self._mailbox = _Mailbox()
+        self._backlog: deque = deque()  # collected, not yet re-emitted
+        self._watch: list[str] = []
+        self._drain_timer = QTimer(self, singleShot=True)
+        self._drain_timer.timeout.connect(self._drain)
+        self._signals = {Started: self.started, Step: self.step, Epoch: self.epoch,
+                         Episode: self.episode, Activations: self.activations,
+                         Samples: self.samples, Checkpoint: self.checkpoint}
+
+    # ---- queries ----------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def is_running(self) -> bool:
+        """True from start until the thread has ended (paused and stopping included)."""
+        return self._thread is not None
+
+    @property
+    def thread(self) -> QThread | None:
+        return self._thread
+
+    @property
+    def document(self) -> Document | None:
+        """The copy being trained (or last trained); never the editor's document."""
+        return self._doc
+
+    # ---- controls -----------------------------------------------------------------
+
+    def start(self, doc: Document, options: RunOptions | None = None) -> list[str]:
+        """Check, copy and start training; returns the reasons it refused, or [] once started."""
+        if self.is_running():
+            raise RuntimeError("a run is already in progress; stop it first")
+        errors = document_errors(doc)
+        if errors:
+            return errors
+        options = copy.copy(options) if options is not None else RunOptions()
+        if not list(options.watch):
+            options.watch = list(self._watch)
+        twin = copy_document(doc, with_state=options.resume)
+        try:
+            trainer = make_trainer(twin, options)
+        except NetCanvasError as exc:
+            return [str(exc)]
+        self._launch(twin, trainer)
+        return []
+
+    def _launch(self, doc: Document, trainer: Trainer) -> None:
+        self._doc, self._trainer, self._final = doc, trainer, None
+        self._mailbox = _Mailbox()
+        thread = QThread()
+        thread.setObjectName("netcanvas-training")
+        worker = _Worker(trainer, self._mailbox, self.threads)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        # Direct: quit from the worker's own thread, so it ends even while the GUI waits in shutdown.
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        worker.wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
+        thread.finished.connect(worker.deleteLater)  # runs in the thread as it ends
+        thread.finished.connect(self._on_thread_finished, Qt.ConnectionType.QueuedConnection)
+        self._thread, self._worker = thread, worker
+        self._set_state(RUNNING)
+        thread.start()
+
+    @Slot()
+    def pause(self) -> None:
+        if self._trainer is not None and self._state == RUNNING:
+            self._trainer.pause()
+            self._set_state(PAUSED)
+
+    @Slot()
+    def resume(self) -> None:
+        if self._trainer is not None and self._state == PAUSED:
+            self._trainer.resume()
+            self._set_state(RUNNING)
+
+    @Slot()
+    def stop(self) -> None:
+        """Ask the trainer to stop after its current step; returns at once."""
+        if self._trainer is not None and self._state in (RUNNING, PAUSED):
+            self._trainer.stop()
+            self._set_state(STOPPING)
+
+    def watch(self, node_ids: list[str] | tuple[str, ...]) -> None:
+        """Nodes whose activations are reported, now and in later runs (replaces the set)."""
+        self._watch = list(node_ids)
+        if self._trainer is not None:
+            self._trainer.watch(self._watch)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """For window close only: stop, wait for the thread (bounded); False if it outlived the wait."""
+        thread = self._thread
+        if thread is None:
+            return True
+        if self._trainer is not None:
+            self._trainer.stop()
+        self._set_state(STOPPING)
+        if not thread.wait(QDeadlineTimer(timeout_ms)):
+            # Destroying a running QThread aborts the process: keep it alive until exit.
+            _ABANDONED.append((thread, self._worker))
+            self._thread = self._worker = self._trainer = None
+            self._set_state(IDLE)
+            return False
+        self._finish(thread)
+        return True
+
+    # ---- the GUI side of the mailbox -------------------------------------------------
+
+    @Slot()
+    def _on_wake(self) -> None:
+        if not self._drain_timer.isActive():
+            self._drain_timer.start(COLLECT_DELAY_MS)
+
+    @Slot()
+    def _drain(self) -> None:
+        """Re-emit collected events for at most DRAIN_BUDGET_S, then let the GUI paint."""
+        self._backlog.extend(self._mailbox.collect())
+        began = time.perf_counter()
+        while self._backlog and time.perf_counter() - began < DRAIN_BUDGET_S:
+            for _ in range(min(64, len(self._backlog))):
+                self._dispatch(self._backlog.popleft())
+        if self._backlog:
+            self._drain_timer.start(0)
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, Finished | Failed):
+            self._final = event  # announced once the thread has ended
+            return
+        self.event.emit(event)
+        signal = self._signals.get(type(event))
+        if signal is not None:
+            signal.emit(event)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self.sender()
+        if thread is not None and thread is self._thread:
+            self._finish(thread)
+
+    def _finish(self, thread: QThread) -> None:
+        """Deliver what is left, go idle, then announce the result."""
+        thread.wait(QDeadlineTimer(1000))  # `finished` precedes the thread's last instructions
+        self._drain_timer.stop()
+        self._backlog.extend(self._mailbox.collect())
+        while self._backlog:
+            self._dispatch(self._backlog.popleft())
+        final = self._final or Failed("training ended without reporting a result")
+        doc = self._doc
+        self._thread = self._worker = self._trainer = self._final = None
+        self._set_state(IDLE)
+        self.event.emit(final)
+        if isinstance(final, Finished):
+            self.finished.emit(final, doc)
+        else:
+            self.failed.emit(final, doc)
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(state)
+
+
+__all__ = ["TrainingController", "copy_document", "document_errors", "worker_threads",
+           "IDLE", "RUNNING", "PAUSED", "STOPPING"]

@@ -1,0 +1,141 @@
+"""The window trains, exports and imports through background threads (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.data.base import ArrayDataset, DatasetEntry, register
+from engine.data.splits import split_indices
+from engine.readwrite import save_document
+from gui.main_window import MainWindow
+from gui.plots.curves import CurvePanel
+from gui.testing import FakeDialogs
+from tests.helpers import chain_document, iris_mlp
+
+TIMEOUT_MS = 60_000
+
+
+def _arrays(name: str, poison: bool):
+    def load(spec, seed):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(60, 2)).astype(np.float32)
+        if poison:
+            x[:, 0] = np.nan  # a NaN loss from the very first step
+        return ArrayDataset(name, x, x[:, :1] * 2, split_indices(60, seed))
+
+    register(DatasetEntry(name, "for GUI failure tests", "arrays", load, lambda spec: {"x": (None, 2)}))
+
+
+_arrays("gui_nan_data", poison=True)
+_arrays("gui_clean_data", poison=False)
+
+
+@pytest.fixture
+def window(qapp, tmp_path):
+    win = MainWindow(FakeDialogs(), persist=False)
+    win.resize(1300, 800)
+    win.show()
+    path = tmp_path / "iris.json"
+    save_document(iris_mlp(epochs=3), path)
+    assert win.open_path(str(path))
+    yield win
+    win.run_control.shutdown()
+    win.tasks.wait(10_000)
+    win.dialogs.save_answer = "discard"
+    win.close()
+    win.deleteLater()
+
+
+def test_run_trains_locks_editing_and_keeps_the_weights(window, qtbot):
+    controller = window.run_control.controller
+    with qtbot.waitSignal(controller.finished, timeout=TIMEOUT_MS):
+        window.actions_.run.trigger()
+        assert window.session.locked
+        assert not window.actions_.run.isEnabled() and window.actions_.stop.isEnabled()
+        assert not window.session.remove("main", ["b0"], [])  # edits refused mid-run
+    doc = window.session.document
+    assert set(doc.weights) == {"main"} and doc.train_state["epoch"] == 3
+    assert window.isWindowModified() and window.trained_unsaved
+    assert window.actions_.run.isEnabled()
+    assert not window.session.locked
+    assert "Finished" in window.log.toPlainText()
+    assert window.run_control.panel.curves._has_data()
+
+
+def test_run_refuses_a_document_with_errors(window, qtbot):
+    window.session.document.network("main").set_param("b0", "out_features", 0)
+    assert not window.run_control.run()
+    assert window.dialogs.errors and "b0" in window.dialogs.errors[-1][1]
+    assert not window.run_control.controller.is_running()
+
+
+def test_save_trained_model_then_reopen_shows_weights(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.run_control.controller.finished, timeout=TIMEOUT_MS):
+        window.run_control.run()
+    bundle = tmp_path / "trained.ncz"
+    window.dialogs.next_save = str(bundle)
+    window.save_trained_action.trigger()
+    window.tasks.wait(TIMEOUT_MS)
+    qtbot.waitUntil(lambda: bundle.exists(), timeout=TIMEOUT_MS)
+    assert window.open_path(str(bundle))
+    assert set(window.session.document.weights) == {"main"}
+    assert not window.run_control.continue_action.isEnabled()  # its epochs are all done
+    window.session.document.training["epochs"] = 5  # (as the Training editor would set it)
+    window.run_control.update_actions("idle")
+    assert window.run_control.continue_action.isEnabled()
+    with qtbot.waitSignal(window.run_control.controller.finished, timeout=TIMEOUT_MS):
+        window.run_control.continue_action.trigger()
+    assert window.session.document.train_state["epoch"] == 5
+
+
+def test_export_onnx_runs_in_the_background(window, qtbot, tmp_path):
+    target = tmp_path / "iris.onnx"
+    window.dialogs.next_save = str(target)
+    assert window.export_as("onnx")
+    qtbot.waitUntil(lambda: target.exists() and "exported" in window.log.toPlainText(),
+                    timeout=TIMEOUT_MS)
+    assert window.dialogs.errors == []
+
+
+def test_import_pytorch_module_opens_it_as_a_document(window, qtbot, tmp_path):
+    source = tmp_path / "tiny.py"
+    source.write_text(
+        "from torch import nn\n\n"
+        "class Tiny(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 3)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x).relu()\n", encoding="utf-8")
+    window.dialogs.next_import = (f"{source}:Tiny", "4")
+    assert window.import_module_dialog()
+    qtbot.waitUntil(lambda: "fc" in window.session.document.network("main").nodes,
+                    timeout=TIMEOUT_MS)
+    blocks = {n.block for n in window.session.document.network("main").nodes.values()}
+    assert {"Linear", "ReLU"} <= blocks
+
+
+def test_failed_run_is_reported_and_the_next_run_works(window, qtbot):
+    doc = chain_document([("Linear", {"out_features": 1})],
+                         {"task": "regression", "dataset": "gui_nan_data", "loss": "mse", "epochs": 5,
+                          "optimizer": {"name": "sgd", "lr": 0.01}, "device": "cpu"})
+    window.set_document(doc, None)
+    with qtbot.waitSignal(window.run_control.controller.failed, timeout=TIMEOUT_MS):
+        window.run_control.run()
+    assert window.dialogs.errors and "Training failed" == window.dialogs.errors[-1][0]
+    assert "at step 1" in window.dialogs.errors[-1][1]
+    window.session.document.training["dataset"] = "gui_clean_data"
+    with qtbot.waitSignal(window.run_control.controller.finished, timeout=TIMEOUT_MS):
+        assert window.run_control.run()
+
+
+@pytest.mark.parametrize("size", [(647, 72), (647, 30), (30, 30)])
+def test_curve_panel_survives_squeezed_sizes(qtbot, size):
+    """A dock squeezed to a few pixels once crashed the grid painter (PySide6 6.11)."""
+    panel = CurvePanel()
+    qtbot.addWidget(panel)
+    panel.resize(*size)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert not panel.grab().isNull()
