@@ -42,6 +42,7 @@ from gui.files import FileCommands
 from gui.recovery import AUTOSAVE_MS, Autosaver
 from gui.run_control import RunControl
 
+PLOTS_HEIGHT = 400  # px: enough for three rows of readable curves
 PASTE_OFFSET = (30.0, 30.0)  # document units, for paste without a cursor and duplicate
 
 
@@ -109,16 +110,14 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         training = self._dock("trainingDock", "Training", self.training_editor, right)
         self.tabifyDockWidget(self.docks["inspectorDock"], training)
         self.docks["inspectorDock"].raise_()
-        self._dock("plotsDock", "Plots", None, bottom)  # RunControl puts the plots in
         self.problems = ProblemsPanel()
         self.problems.nodeRequested.connect(self.focus_node)
         self._dock("problemsDock", "Problems", self.problems, bottom)
+        self._dock("plotsDock", "Plots", QWidget(), bottom)  # RunControl puts the plots in
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setObjectName("logView")
         self._dock("logDock", "Log", self.log, bottom)
-        self.tabifyDockWidget(self.docks["problemsDock"], self.docks["logDock"])
-        self.docks["problemsDock"].raise_()
         self._restored = False
 
     def showEvent(self, event) -> None:
@@ -126,11 +125,15 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         super().showEvent(event)
         if not self._restored:
             self._restored = True
+            # Tabify once the window has its size: done earlier, Qt 6.11 leaves a stray
+            # tab bar drawn over the canvas.
+            self.tabifyDockWidget(self.docks["plotsDock"], self.docks["logDock"])
+            self.docks["plotsDock"].raise_()
             self.resizeDocks([self.docks["paletteDock"], self.docks["inspectorDock"]],
                              [200, 300], Qt.Orientation.Horizontal)
             # Plots get most of the bottom: curves need height to be read while training.
-            self.resizeDocks([self.docks["plotsDock"]], [330], Qt.Orientation.Vertical)
-            self.resizeDocks([self.docks["plotsDock"], self.docks["problemsDock"]], [900, 400],
+            self.resizeDocks([self.docks["plotsDock"]], [PLOTS_HEIGHT], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["problemsDock"]], [int(self.width() * 0.25)],
                              Qt.Orientation.Horizontal)
 
     def _build_export_menu(self) -> None:

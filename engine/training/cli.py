@@ -23,6 +23,9 @@ class ProgressBar:
         self.total = 0
         self.last_loss: float | None = None
         self.last_reward: float | None = None
+        # Redirected to a file or a CI log: a line per tenth of the run, not a redrawn bar.
+        self.tty = stream.isatty()
+        self.tenths_shown = -1
 
     def started(self, event: Started) -> None:
         self.unit = "episode" if event.task in ("dqn", "q_learning") else "epoch"
@@ -34,16 +37,20 @@ class ProgressBar:
         now = time.monotonic()
         if self.quiet or (not force and now - self.drawn < 0.1):
             return
-        self.drawn = now
+        tenths = int(progress * 10)
+        if not self.tty and tenths == self.tenths_shown:
+            return
+        self.drawn, self.tenths_shown = now, tenths
         elapsed = now - self.began
         eta = elapsed / progress * (1 - progress) if progress > 0 else 0.0
         filled = int(progress * 30)
         extra = f"loss {self.last_loss:.4g}" if self.last_loss is not None else ""
         if self.last_reward is not None:
             extra = f"reward {self.last_reward:.1f}"
+        start, end = ("\r", "") if self.tty else ("", "\n")
         self.stream.write(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {progress:6.1%} {self.unit} "
-            f"{counter}/{self.total}  {extra}  ETA {_duration(eta)}   "
+            f"{start}[{'#' * filled}{'.' * (30 - filled)}] {progress:6.1%} "
+            f"{self.unit} {counter}/{self.total}  {extra}  ETA {_duration(eta)}   {end}"
         )
         self.stream.flush()
 
@@ -63,7 +70,8 @@ def _format_metrics(metrics: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in scalars.items())
 
 
-def run_train(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
     from engine import load_document
     from engine.bundle import save_bundle
     from engine.training import RunOptions, make_trainer

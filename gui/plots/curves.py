@@ -105,15 +105,15 @@ class CurvePanel(PlotPanel):
         lay = self.view.ci
         log_axis_plot = style.plot_with_log_axis
         self.loss_plot = style.fast_plot(style.style_plot(
-            log_axis_plot(lay, row=0, col=0, colspan=2), "Loss per step (faint: each step, bright: smoothed)",
+            log_axis_plot(lay, row=0, col=0, colspan=3), "Loss per step (faint: each step, bright: smoothed)",
             "step", "loss"))
         self.epoch_plot = style.style_plot(log_axis_plot(lay, row=1, col=0), "Loss per epoch", "epoch", "loss")
         self.metric_plot = style.style_plot(lay.addPlot(row=1, col=1), "Metrics per epoch", "epoch")
         self.lr_plot = style.fast_plot(style.style_plot(
-            log_axis_plot(lay, row=2, col=0, colspan=2), "Learning rate", "step", "lr"))
+            log_axis_plot(lay, row=1, col=2), "Learning rate per step", "step", "lr"))
         for plot in self.plots:  # one width, so the step plots line up and labels never collide
             plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
-        for row, stretch in enumerate((5, 4, 2)):
+        for row, stretch in enumerate((3, 2)):  # two rows: readable in a 300-pixel dock
             lay.layout.setRowStretchFactor(row, stretch)
         self.legends = {p: style.legend(p) for p in (self.loss_plot, self.epoch_plot, self.metric_plot)}
         self.lines = {}

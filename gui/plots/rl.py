@@ -41,16 +41,15 @@ class RLPanel(PlotPanel):
         self.view = style.graphics_layout()
         lay = self.view.ci
         self.reward_plot = style.fast_plot(style.style_plot(
-            lay.addPlot(row=0, col=0, colspan=2), "Reward per episode", "episode", "reward"))
+            lay.addPlot(row=0, col=0, colspan=3), "Reward per episode", "episode", "reward"))
         self.length_plot = style.fast_plot(style.style_plot(
             lay.addPlot(row=1, col=0), "Episode length", "episode", "steps"))
         self.epsilon_plot = style.fast_plot(style.style_plot(
             lay.addPlot(row=1, col=1), "Exploration ε", "episode", "ε"))
         self.loss_plot = style.fast_plot(style.style_plot(
-            lay.addPlot(row=2, col=0, colspan=2), "Loss per episode", "episode", "loss"))
+            lay.addPlot(row=1, col=2), "Loss per episode", "episode", "loss"))
         lay.layout.setRowStretchFactor(0, 5)
         lay.layout.setRowStretchFactor(1, 3)
-        lay.layout.setRowStretchFactor(2, 3)
         self.legend = style.legend(self.reward_plot, offset=(10, 10))
         self.reward_item = self.reward_plot.plot(pen=style.pen("blue", 1.0, style.FAINT_ALPHA + 30),
                                                  name="each episode")

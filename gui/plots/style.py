@@ -93,8 +93,7 @@ def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "",
         axis.enableAutoSIPrefix(False)  # "ε (x0.001)" reads worse than 0.05
         # The finest tick level adds little to read but, as grid lines, doubles the cost of a frame.
         axis.setStyle(maxTickLevel=1)
-    if x:
-        plot.setLabel("bottom", x, color=AXIS)
+    # The x unit is in the title ("... per epoch"): an axis label would cost a row of height.
     if y:
         plot.setLabel("left", y, color=AXIS)
     if grid:
