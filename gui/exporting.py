@@ -7,16 +7,21 @@ message comes back to the status bar, the log and, for errors, a dialog.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.bundle import save_bundle
-from engine.export import export_document
+from engine.errors import NetCanvasError
 from engine.importer import import_target
 from gui.training.controller import copy_document
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
+
+EXPORT_TIMEOUT_S = 600
 
 # format -> (menu text, dialog filter, default suffix, writes a folder)
 EXPORT_FORMATS = {
@@ -77,9 +82,23 @@ class ExportCommands:
 
 
 def _export(doc, fmt: str, path: str) -> list[str]:
-    """Runs on the background thread: the engine's export, described in lines for the log."""
+    """Runs on the background thread; returns the lines for the log.
+
+    ONNX, TorchScript and source exports run `netcanvas export` in a child
+    process: torch.export is not safe off the main thread (it deadlocked there),
+    and a child keeps its heavy Python work from competing with the GUI for the GIL.
+    """
     if fmt == "bundle":
         save_bundle(doc, None, path, metrics=doc.metrics, train_state=doc.train_state)
         return [f"saved bundle {path}"]
-    return [f"exported {e.network or 'document'} -> {e.path}" + (f" ({e.note})" if e.note else "")
-            for e in export_document(doc, fmt, path)]
+    with tempfile.TemporaryDirectory(prefix="netcanvas-export-") as folder:
+        bundle = Path(folder) / "model.ncz"
+        save_bundle(doc, None, bundle, metrics=doc.metrics, train_state=doc.train_state)
+        done = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "export", str(bundle), "--format", fmt, "--out", path],
+            capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"the exporter exited with code {done.returncode}"
+        raise NetCanvasError(reason.removeprefix("netcanvas export: "))
+    return [line for line in done.stdout.splitlines() if line.strip()] or [f"exported {path}"]

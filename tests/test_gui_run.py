@@ -93,7 +93,7 @@ def test_export_onnx_runs_in_the_background(window, qtbot, tmp_path):
     target = tmp_path / "iris.onnx"
     window.dialogs.next_save = str(target)
     assert window.export_as("onnx")
-    qtbot.waitUntil(lambda: target.exists() and "exported" in window.log.toPlainText(),
+    qtbot.waitUntil(lambda: target.exists() and "onnxruntime matches" in window.log.toPlainText(),
                     timeout=TIMEOUT_MS)
     assert window.dialogs.errors == []
 
