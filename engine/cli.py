@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="override training.seed")
     p.add_argument("--out", default=".", help="folder for the bundle (default: here)")
     p.add_argument("--quiet", action="store_true", help="print only the final line")
+    p.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="also write the bundle every N epochs, so a crash loses little")
 
     p = sub.add_parser("export", help="export a trained bundle for other programs")
     p.add_argument("file", help="a .ncz bundle (or a .json document: untrained weights)")

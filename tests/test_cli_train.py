@@ -82,3 +82,17 @@ def test_nan_loss_fails_but_keeps_the_last_good_weights(tmp_path, capsys):
     assert "at step 1" in err and "saved" in err
     saved = load_document(tmp_path / "model.ncz")
     assert all(torch.isfinite(t).all() for t in saved.weights["main"].values())
+
+
+def test_checkpoints_write_the_bundle_during_the_run(tmp_path, capsys):
+    from engine.training import Checkpoint, make_trainer
+
+    target = tmp_path / "ckpt.ncz"
+    events = list(make_trainer(iris_mlp(epochs=4), checkpoint_path=str(target),
+                               checkpoint_every=2).run())
+    checkpoints = [e for e in events if isinstance(e, Checkpoint)]
+    assert [c.epoch for c in checkpoints] == [2, 4] and checkpoints[0].path == str(target)
+    assert load_document(target).train_state["epoch"] == 4
+    path = _write(iris_mlp(epochs=2), tmp_path)
+    assert main(["train", path, "--out", str(tmp_path), "--checkpoint-every", "1", "--quiet"]) == 0
+    assert load_document(tmp_path / "model.ncz").train_state["epoch"] == 2

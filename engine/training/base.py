@@ -22,7 +22,7 @@ from torch import nn
 from engine.compiler import compile_network
 from engine.document import Document
 from engine.errors import NetCanvasError
-from engine.training.events import Activations, Event, Failed, Finished, Started
+from engine.training.events import Activations, Checkpoint, Event, Failed, Finished, Started
 from engine.training.setup import resolve_device, seed_everything
 
 
@@ -52,6 +52,8 @@ class RunOptions:
     watch: Iterable[str] = ()  # node ids whose activations are reported
     activation_interval: float = 0.5  # seconds between Activations events
     resume: bool = False  # continue from doc.weights / doc.train_state
+    checkpoint_path: str | None = None  # write a bundle here every `checkpoint_every` epochs
+    checkpoint_every: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -210,6 +212,21 @@ class Trainer:
         event = Activations(self.step, self._captured)
         self._captured = {}
         return event
+
+    def epoch_ended(self, epoch: int) -> Iterator[Event]:
+        """After each epoch: a Checkpoint bundle when the caller asked for them.
+
+        Writing the bundle (atomically) mid-run means a crash or a power cut
+        loses at most `checkpoint_every` epochs; the bundle resumes like any other.
+        """
+        path, every = self.options.checkpoint_path, max(1, self.options.checkpoint_every)
+        if path is None or epoch % every:
+            return
+        from engine.bundle import save_bundle  # the bundle module imports the trainers' peers
+
+        self._publish_results()
+        save_bundle(self.doc, None, path)
+        yield Checkpoint(self.step, epoch, str(path))
 
     def record(self, key: str, value: Any) -> None:
         self.history.setdefault(key, []).append(value)

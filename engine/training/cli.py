@@ -78,7 +78,11 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
 
     doc = load_document(args.file)
     resume = bool(doc.train_state)
-    options = RunOptions(device=args.device, seed=args.seed, epochs=args.epochs, resume=resume)
+    target = Path(args.out) / f"{Path(args.file).stem.removesuffix('.ncz')}.ncz"
+    every = getattr(args, "checkpoint_every", None)
+    options = RunOptions(device=args.device, seed=args.seed, epochs=args.epochs, resume=resume,
+                         checkpoint_path=str(target) if every else None,
+                         checkpoint_every=every or 1)
     bar = ProgressBar(err, args.quiet)
     result: Finished | Failed | None = None
     for event in make_trainer(doc, options).run():
@@ -96,7 +100,6 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
                      f"val {_format_metrics(event.val)}")
         elif isinstance(event, Finished | Failed):
             result = event
-    target = Path(args.out) / f"{Path(args.file).stem.removesuffix('.ncz')}.ncz"
     if doc.weights:
         save_bundle(doc, None, target, metrics=doc.metrics, train_state=doc.train_state)
     if isinstance(result, Failed):

@@ -207,6 +207,7 @@ class GanTrainer(Trainer):
             self.record("epoch_train", dict(self.last))
             self.remember_good_state()
             yield Epoch(epoch + 1, dict(self.last), self.scores(), self.progress(epoch + 1))
+            yield from self.epoch_ended(epoch + 1)
             if not self.sample_every:
                 yield self.samples()
 

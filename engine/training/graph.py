@@ -109,6 +109,7 @@ class NodeClassificationTrainer(Trainer):
             self.record("epoch_val", val)
             self.remember_good_state()
             yield Epoch(epoch + 1, train, val, self.progress(epoch + 1))
+            yield from self.epoch_ended(epoch + 1)
 
     # ---- evaluation ------------------------------------------------------------
 

@@ -123,6 +123,7 @@ class PerceptronTrainer(Trainer):
             self.remember_good_state()
             self.converged = errors == 0
             yield Epoch(epoch + 1, train, val, 1.0 if self.converged else self.progress(epoch + 1))
+            yield from self.epoch_ended(epoch + 1)
             if self.converged:  # the convergence theorem's end: nothing left to correct
                 break
 

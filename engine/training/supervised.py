@@ -104,6 +104,7 @@ class SupervisedTrainer(Trainer):
             self.record("epoch_val", val)
             self.remember_good_state()
             yield Epoch(epoch + 1, train, val, self.progress(epoch + 1))
+            yield from self.epoch_ended(epoch + 1)
             if self.task == "autoencoder":
                 yield self.reconstructions()
         self.metrics = self.final_metrics()
