@@ -24,6 +24,9 @@ def make_app() -> QApplication:
     if app is None:
         app = QApplication(sys.argv[:1])
         apply_theme(app)
+        # Copied blocks live in a QMimeData the clipboard owns; emptied while Python still
+        # runs, so Qt does not free it after the interpreter has gone (a crash on exit).
+        app.aboutToQuit.connect(app.clipboard().clear)
     QCoreApplication.setOrganizationName(settings.ORGANIZATION)
     QCoreApplication.setApplicationName(settings.APPLICATION)
     return app

@@ -19,3 +19,14 @@ PRESETS = sorted((ROOT / "presets").glob("*.json"))
 @pytest.fixture
 def presets_dir() -> Path:
     return ROOT / "presets"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clear_clipboard_at_exit():
+    """Empty the clipboard before the interpreter exits: Qt would otherwise destroy the
+    QMimeData the editor put there after Python has gone, and crash the run on exit."""
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is not None:
+        QGuiApplication.clipboard().clear()
