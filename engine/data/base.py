@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.blocks.base import Shape
 from engine.errors import DatasetError
+from engine.options import checked
 
 SPLITS = ("train", "val", "test")
 
@@ -117,31 +118,9 @@ def find_entry(spec: dict[str, Any]) -> DatasetEntry:
     raise DatasetError(f"training.dataset: unknown dataset '{name}' (known: {known})")
 
 
-_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-
-
 def option(spec: dict[str, Any], key: str, default: Any, kind: type = int, *,
            minimum: float | None = None, maximum: float | None = None,
            choices: tuple[Any, ...] | None = None) -> Any:
-    """`spec[key]` checked, so a typo in a document gives a message naming the option.
-
-    JSON has no int/float distinction a person would notice, so an integral float
-    is accepted where an integer is asked for, and an int where a float is.
-    """
-    value = spec.get(key, default)
-    where = f"training.dataset.{key}"
-    if value is None and default is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    elif kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise DatasetError(f"{where}: expected {_KINDS.get(kind, kind.__name__)}, got {value!r}")
-    if choices is not None and value not in choices:
-        raise DatasetError(f"{where}: expected one of {', '.join(map(str, choices))}, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise DatasetError(f"{where}: must be at least {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise DatasetError(f"{where}: must be at most {maximum}, got {value!r}")
-    return value
+    """`training.dataset.<key>` checked (see engine/options.py), or `default` when absent."""
+    return checked(spec.get(key, default), f"training.dataset.{key}", default, kind,
+                   minimum=minimum, maximum=maximum, choices=choices, error=DatasetError)

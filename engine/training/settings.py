@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import NetCanvasError
-
-_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+from engine.options import checked
 
 
 def section(training: dict[str, Any], name: str) -> dict[str, Any]:
@@ -27,23 +26,8 @@ def setting(training: dict[str, Any], name: str, key: str, default: Any, kind: t
             minimum: float | None = None, maximum: float | None = None,
             choices: tuple[Any, ...] | None = None) -> Any:
     """`training[name][key]`, type- and range-checked; JSON's ints pass where floats are asked."""
-    value = section(training, name).get(key, default)
-    where = f"training.{name}.{key}"
-    if value is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    elif kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise NetCanvasError(f"{where}: expected {_KINDS.get(kind, kind.__name__)}, got {value!r}")
-    if choices is not None and value not in choices:
-        raise NetCanvasError(f"{where}: expected one of {', '.join(map(str, choices))}, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise NetCanvasError(f"{where}: must be at least {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise NetCanvasError(f"{where}: must be at most {maximum}, got {value!r}")
-    return value
+    return checked(section(training, name).get(key, default), f"training.{name}.{key}", default,
+                   kind, minimum=minimum, maximum=maximum, choices=choices)
 
 
 def chain_blocks(doc, network: str) -> list[tuple[str, str]]:
