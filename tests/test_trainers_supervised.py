@@ -133,6 +133,7 @@ def test_pause_resume_and_stop_from_another_thread():
     worker.join(timeout=30)
     assert not worker.is_alive()
     assert isinstance(events[-1], Finished) and events[-1].stopped
+    assert "test_accuracy" in events[-1].metrics  # a stopped run still reports its quality
 
 
 def test_watched_activations_are_reported():
