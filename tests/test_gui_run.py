@@ -139,3 +139,31 @@ def test_curve_panel_survives_squeezed_sizes(qtbot, size):
     panel.show()
     qtbot.waitExposed(panel)
     assert not panel.grab().isNull()
+
+
+def _run_preset(window, qtbot, name: str, **training) -> None:
+    from engine.presets import load_preset
+
+    doc = load_preset(name)
+    doc.training.update(training, device="cpu")
+    window.set_document(doc, None)
+    with qtbot.waitSignal(window.run_control.controller.finished, timeout=TIMEOUT_MS):
+        assert window.run_control.run()
+    window.run_control.panel.flush()
+
+
+def test_the_rl_preset_plots_rewards_and_the_evaluation(window, qtbot):
+    _run_preset(window, qtbot, "dqn_cartpole", epochs=6,
+                dqn={"learning_starts": 50, "eval_episodes": 2})
+    rl = window.run_control.panel.rl
+    assert len(rl.rewards) == 6 and rl.evaluation.get("eval_episodes") == 2
+    assert "eval_mean_reward" in window.session.document.metrics
+
+
+def test_the_gan_preset_shows_generated_samples(window, qtbot):
+    _run_preset(window, qtbot, "gan_ring", epochs=2)
+    samples = window.run_control.panel.samples
+    assert window.run_control.panel.tabs.isTabVisible(window.run_control.panel.tabs.indexOf(samples))
+    assert samples.latest is not None and samples.latest.kind == "points"
+    assert samples.stack.currentWidget() is samples.points_view
+    assert len(samples.fake.getData()[0]) == len(samples.latest.images) > 0
