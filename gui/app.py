@@ -26,7 +26,7 @@ def make_app() -> QApplication:
         apply_theme(app)
         # Copied blocks live in a QMimeData the clipboard owns; emptied while Python still
         # runs, so Qt does not free it after the interpreter has gone (a crash on exit).
-        app.aboutToQuit.connect(app.clipboard().clear)
+        app.aboutToQuit.connect(lambda: QApplication.clipboard().clear())
     QCoreApplication.setOrganizationName(settings.ORGANIZATION)
     QCoreApplication.setApplicationName(settings.APPLICATION)
     return app

@@ -167,3 +167,30 @@ def test_the_gan_preset_shows_generated_samples(window, qtbot):
     assert samples.latest is not None and samples.latest.kind == "points"
     assert samples.stack.currentWidget() is samples.points_view
     assert len(samples.fake.getData()[0]) == len(samples.latest.images) > 0
+
+
+def test_quitting_after_a_copy_exits_cleanly(tmp_path):
+    """Qt once freed the clipboard's QMimeData after Python had gone: a crash on every exit."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from PySide6.QtCore import QTimer\n"
+        "from gui.app import make_app\n"
+        "from gui.main_window import MainWindow\n"
+        "from gui.testing import FakeDialogs, sample_document\n"
+        "app = make_app()\n"
+        "w = MainWindow(FakeDialogs(), persist=False)\n"
+        "w.set_document(sample_document(), None)\n"
+        "w.current_scene().select_nodes(['conv1'])\n"
+        "assert w.copy_selection()\n"
+        "QTimer.singleShot(0, w.close)\n"
+        "QTimer.singleShot(10, app.quit)\n"
+        "app.exec()\n"
+        "print('clean')\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NETCANVAS_SETTINGS": str(tmp_path / "s.ini")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "clean" in done.stdout and "Cannot add dynamic method" not in done.stderr
