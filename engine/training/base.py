@@ -139,9 +139,11 @@ class Trainer:
             self._restore_resume_state()
             self._install_hooks()
             yield self.started()
-            yield from self.train()
-        except StopRequested:
-            self.stopped = True
+            try:
+                yield from self.train()
+            except StopRequested:
+                self.stopped = True  # a stopped run still reports how good its weights are
+            self.metrics = self.final_metrics()
         except NonFiniteLoss as exc:
             self._restore_good_state()
             self._publish_results()
@@ -176,6 +178,13 @@ class Trainer:
     def train(self) -> Iterator[Event]:
         """The loop itself (subclasses)."""
         raise NotImplementedError
+
+    def final_metrics(self) -> dict[str, Any]:
+        """Closing measurements (test accuracy, ...), also taken when a run is stopped.
+
+        Subclasses override it; the default keeps what the loop recorded in `metrics`.
+        """
+        return dict(self.metrics)
 
     # ---- helpers for subclasses ----------------------------------------------------
 

@@ -20,7 +20,7 @@ import torch
 from engine.compiler import checked_network
 from engine.data import ArrayDataset, load_dataset
 from engine.errors import NetCanvasError
-from engine.training.base import StopRequested, Trainer
+from engine.training.base import Trainer
 from engine.training.events import Epoch, Event, Samples, Step
 from engine.training.feeding import batches, first_output, input_sources, to_tensor
 from engine.training.settings import section, setting
@@ -172,14 +172,6 @@ class GanTrainer(Trainer):
     # ---- the loop --------------------------------------------------------------
 
     def train(self) -> Iterator[Event]:
-        try:
-            yield from self._epochs()
-        except StopRequested:  # a stopped run still reports what it reached
-            self.metrics = self.final_metrics()
-            raise
-        self.metrics = self.final_metrics()
-
-    def _epochs(self) -> Iterator[Event]:
         self.remember_good_state()
         for epoch in range(self.epoch, self.total_epochs):
             self.epoch = epoch

@@ -14,7 +14,7 @@ import torch
 
 from engine.data import GraphDataset, load_dataset
 from engine.errors import NetCanvasError
-from engine.training.base import StopRequested, Trainer
+from engine.training.base import Trainer
 from engine.training.events import Epoch, Event, Step
 from engine.training.feeding import check_sources, first_output, input_sources, to_tensor
 from engine.training.metrics import classification_report
@@ -73,14 +73,6 @@ class NodeClassificationTrainer(Trainer):
     # ---- the loop --------------------------------------------------------------
 
     def train(self) -> Iterator[Event]:
-        try:
-            yield from self._epochs()
-        except StopRequested:  # a stopped run still reports how good its weights are
-            self.metrics = self.final_metrics()
-            raise
-        self.metrics = self.final_metrics()
-
-    def _epochs(self) -> Iterator[Event]:
         train_mask = self.masks["train"]
         self.remember_good_state()
         for epoch in range(self.epoch, self.total_epochs):

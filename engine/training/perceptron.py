@@ -16,7 +16,7 @@ import torch
 
 from engine.data import ArrayDataset, load_dataset
 from engine.errors import NetCanvasError
-from engine.training.base import StopRequested, Trainer
+from engine.training.base import Trainer
 from engine.training.events import Epoch, Event, Step
 from engine.training.feeding import batches, check_sources, first_output, input_sources, to_tensor
 from engine.training.metrics import classification_report
@@ -91,14 +91,6 @@ class PerceptronTrainer(Trainer):
     # ---- the loop --------------------------------------------------------------
 
     def train(self) -> Iterator[Event]:
-        try:
-            yield from self._epochs()
-        except StopRequested:  # a stopped run still reports how good its weights are
-            self.metrics = self.final_metrics()
-            raise
-        self.metrics = self.final_metrics()
-
-    def _epochs(self) -> Iterator[Event]:
         train_idx = self.splits["train"]
         self.remember_good_state()
         for epoch in range(self.epoch, self.total_epochs):
