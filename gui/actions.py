@@ -16,17 +16,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from engine.presets import preset_paths
 from gui import settings
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 Key = QKeySequence.StandardKey
-
-
-def preset_paths() -> list[Path]:
-    return sorted(PRESETS_DIR.glob("*.json"))
 
 
 def preset_title(path: Path) -> str:

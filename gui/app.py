@@ -9,10 +9,10 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication
 
+from engine.presets import DEFAULT_PRESET, PRESETS_DIR
 from gui import settings
-from gui.actions import PRESETS_DIR
 
-DEFAULT_PRESET = PRESETS_DIR / "lenet_digits.json"
+DEFAULT_PRESET_PATH = PRESETS_DIR / f"{DEFAULT_PRESET}.json"
 SCREENSHOT_SIZE = (1920, 1080)
 
 
@@ -45,8 +45,8 @@ def open_window(path: str | None, recover: bool = True, dialogs=None, persist: b
         return window, True
     if path and window.open_path(path):
         return window, True
-    if DEFAULT_PRESET.exists():
-        window.open_preset(str(DEFAULT_PRESET))
+    if DEFAULT_PRESET_PATH.exists():
+        window.open_preset(str(DEFAULT_PRESET_PATH))
     else:
         window.new_document()
     return window, not path
