@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table)
     if args.write:
         header = (f"# Preset results\n\nProduced by `python benchmarks/presets_benchmark.py --write` on "
-                  f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores), torch threads: {torch.get_num_threads()}, "
+                  f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
+                  f"torch threads: {torch.get_num_threads()}, "
                   f"torch {torch.__version__}, CPU. Each preset trains from its own seed.\n\n")
         (ROOT / "docs" / "preset_results.md").write_text(header + table + "\n", encoding="utf-8")
     return 0 if all(r[5] in ("yes", "reported") for r in rows) else 1
