@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop
 from PySide6.QtWidgets import QApplication
 
 from engine.presets import DEFAULT_PRESET, PRESETS_DIR
@@ -72,6 +72,20 @@ def render_screenshot(window, png: str) -> bool:
     return window.grab().save(png)
 
 
+def dispose(window) -> None:
+    """Close and destroy a window now, while Python still runs.
+
+    Left to the interpreter's exit, Qt destroys the scenes and plots after the
+    Python objects they call back into are gone, and the process crashes on exit.
+    """
+    if window.session is not None:
+        window.session.undo_stack.setClean()  # nothing to ask about when closing
+    window.trained_unsaved = False
+    window.close()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 def main(path: str | None = None, screenshot: str | None = None,
          recover: bool | None = None) -> int:
     """Run the editor; with `screenshot`, render the window to that PNG and exit."""
@@ -83,11 +97,10 @@ def main(path: str | None = None, screenshot: str | None = None,
 
         window, opened = open_window(path, recover=False, dialogs=HeadlessDialogs(),
                                      persist=False)
+        ok = opened and render_screenshot(window, screenshot)
+        dispose(window)
         if not opened:
             return 1
-        ok = render_screenshot(window, screenshot)
-        window.session.undo_stack.setClean()  # nothing to ask about when closing
-        window.close()
         if not ok:
             print(f"netcanvas: cannot write {screenshot}", file=sys.stderr)
         return 0 if ok else 1

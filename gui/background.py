@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from engine.errors import NetCanvasError
+from gui.gc_guard import guard_garbage_collection
 
 
 class _Carrier(QObject):
@@ -43,6 +44,7 @@ class BackgroundTasks(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        guard_garbage_collection()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self._carriers: set[_Carrier] = set()

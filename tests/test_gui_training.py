@@ -199,3 +199,13 @@ def test_starting_twice_is_a_programming_error(qtbot, controller):
         controller.start(iris_mlp())
     with qtbot.waitSignal(controller.finished, timeout=TIMEOUT):
         controller.stop()
+
+
+def test_garbage_is_collected_only_on_the_gui_thread(qapp):
+    """A collection in the training thread once finalised Qt objects there: Qt aborted."""
+    import gc
+
+    from gui.training.controller import TrainingController
+
+    TrainingController()
+    assert not gc.isenabled()

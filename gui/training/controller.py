@@ -57,6 +57,7 @@ from engine.training import (
     Trainer,
     make_trainer,
 )
+from gui.gc_guard import guard_garbage_collection
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 COLLECT_DELAY_MS = 10  # after a wake-up, let events gather this long: ≤ 100 wake-ups a second
@@ -161,6 +162,7 @@ class TrainingController(QObject):
 
     def __init__(self, parent: QObject | None = None, threads: int | None = None) -> None:
         super().__init__(parent)
+        guard_garbage_collection()
         self.threads = threads or worker_threads()
         self._state = IDLE
         self._thread: QThread | None = None
