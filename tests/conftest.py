@@ -12,6 +12,9 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+# Window fixtures (`window`, `lenet`) and the autouse isolation of settings and recovery files.
+pytest_plugins = ["tests.gui_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = sorted((ROOT / "presets").glob("*.json"))
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QSpinBox
 
-from engine import check, document_to_json, save_document
+from engine import check, document_to_json
 from engine.blocks.base import fmt_shape
 from engine.document import Document
 from gui.editor import clipboard
@@ -17,33 +16,8 @@ from gui.editor.geometry import snap, to_doc
 from gui.editor.node_item import PortItem
 from gui.editor.palette import BLOCK_MIME
 from gui.main_window import MainWindow
-from gui.testing import FakeDialogs, isolate, sample_document
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    isolate(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def lenet(tmp_path) -> Path:
-    """A LeNet document on disk (the tests own it; presets may change)."""
-    path = tmp_path / "lenet.json"
-    save_document(sample_document(), path)
-    return path
-
-
-@pytest.fixture
-def window(qapp):
-    win = MainWindow(FakeDialogs())
-    win.resize(1300, 800)
-    win.show()
-    yield win
-    win.dialogs.save_answer = "discard"
-    win.close()
-    win.deleteLater()
 
 
 def open_doc(window: MainWindow, doc: Document):

@@ -11,39 +11,15 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QDockWidget
 
-from engine import check, document_to_json, load_document, save_document
+from engine import check, document_to_json, load_document
 from gui import settings
 from gui.app import main
 from gui.main_window import MainWindow
 from gui.recovery import find_recoverable
-from gui.testing import FakeDialogs, isolate, large_document, sample_document
+from gui.testing import FakeDialogs, large_document
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = sorted((ROOT / "presets").glob("*.json"))
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    isolate(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def lenet(tmp_path) -> Path:
-    """A LeNet document on disk (the tests own it; presets may change)."""
-    path = tmp_path / "lenet.json"
-    save_document(sample_document(), path)
-    return path
-
-
-@pytest.fixture
-def window(qapp):
-    win = MainWindow(FakeDialogs())
-    win.resize(1300, 800)
-    win.show()
-    yield win
-    win.dialogs.save_answer = "discard"
-    win.close()
-    win.deleteLater()
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
