@@ -65,6 +65,7 @@ def compile_network(doc: Document, name: str = "main", trained: bool = True) -> 
     """Build a trainable module for network `name`; refuses a graph with errors.
 
     With `trained`, weights the document carries (from a run or a bundle) are loaded.
+    The check report is kept in `module.meta["report"]` (see `network_report`).
     """
     report = checked_network(doc, name)
     network = doc.network(name)
@@ -123,9 +124,27 @@ def compile_network(doc: Document, name: str = "main", trained: bool = True) -> 
     module.meta["submodules"] = {n: a for n, a in names.items() if a in root._modules}
     # the Input node ids in forward()'s argument order
     module.meta["inputs"] = [n.meta["node_id"] for n in module.graph.nodes if n.op == "placeholder"]
+    # the shapes this module was built from: exporters and trainers read them here
+    # instead of checking the same network again
+    module.meta["report"] = report
     if trained and name in doc.weights:
         module.load_state_dict(doc.weights[name])
     return module
+
+
+def layer_names(module: fx.GraphModule) -> dict[str, str]:
+    """Node id -> submodule name in a module `compile_network` built.
+
+    They are equal except for ids Python or GraphModule reserve (`class`,
+    `code`): the compiler renames those submodules (`code_`), and the
+    state_dict keys follow.
+    """
+    return dict(module.meta["submodules"])
+
+
+def network_report(module: fx.GraphModule) -> NetworkReport:
+    """The check report (shapes per node) a module `compile_network` built was made from."""
+    return module.meta["report"]
 
 
 def count_parameters(module: torch.nn.Module) -> int:

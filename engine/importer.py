@@ -29,10 +29,9 @@ from torch import fx, nn
 
 from engine.blocks import get_block
 from engine.blocks import modules as custom_layers
-from engine.compiler import compile_network, count_parameters
+from engine.compiler import compile_network, count_parameters, layer_names
 from engine.document import Document
 from engine.errors import NetCanvasError
-from engine.export import layer_names
 from engine.importmap import BATCH, FUNCTIONS, MODULES, Block, Multi, Port, Unmappable, is_tensor
 
 NETWORK = "main"

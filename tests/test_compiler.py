@@ -19,7 +19,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 import engine
 from engine.cli import main as cli_main
-from engine.compiler import attribute_names, compile_network, count_parameters
+from engine.compiler import attribute_names, compile_network, count_parameters, layer_names, network_report
 from engine.document import Document, Network
 from engine.errors import GraphError
 from engine.readwrite import save_document
@@ -368,3 +368,11 @@ def test_random_networks_shapes_match_a_real_run():
                     assert got == (3 if want is None else want), (seed, node_id, port, rule, real)
                 checked += 1
     assert checked > 100
+
+
+def test_the_compiled_module_carries_its_check_report() -> None:
+    model = compile_network(lenet())
+    report = network_report(model)
+    assert report is model.meta["report"] and report.ok
+    assert report.nodes["conv1"].outputs["out"] == (None, 20, 24, 24)
+    assert layer_names(model)["conv1"] == "conv1"

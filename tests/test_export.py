@@ -175,6 +175,24 @@ def reference(doc: engine.Document, network: str, inputs) -> list[torch.Tensor]:
     return list(result) if isinstance(result, tuple) else [result]
 
 
+def test_export_checks_each_network_once(monkeypatch) -> None:
+    """The compiler's report travels in `module.meta`; preparing an export reuses it."""
+    import engine.compiler
+
+    checkers = []
+    real = engine.compiler.NetworkChecker
+
+    def counting(*args, **kwargs):
+        checkers.append(args[0].name)
+        return real(*args, **kwargs)
+
+    doc = trained(gan_doc())
+    monkeypatch.setattr(engine.compiler, "NetworkChecker", counting)
+    preps = [prepare(doc, name) for name in doc.networks]
+    assert checkers == ["generator", "discriminator"]
+    assert preps[0].report.nodes["fc2"].outputs["out"] == (None, 4)
+
+
 # ---- ONNX ---------------------------------------------------------------------------------
 
 
@@ -230,13 +248,13 @@ def test_a_network_onnx_mishandles_is_refused_not_crashed(tmp_path: Path) -> Non
 
 
 def test_exporter_boilerplate_is_cut_to_the_reason() -> None:
-    from engine.export import _first_line
+    from engine.export.preparation import first_line
 
     wrapped = RuntimeError("Failed to export the model with torch.export. \x1b[96mThis is step 1/3"
                            "\x1b[0m\n- Modify the model\n\n## Exception summary\n\n"
                            "<class 'torch._dynamo.exc.Unsupported'>: data-dependent branch\n\nmore")
-    assert _first_line(wrapped) == "data-dependent branch"
-    assert _first_line(ValueError("x" * 1000)).endswith("…")
+    assert first_line(wrapped) == "data-dependent branch"
+    assert first_line(ValueError("x" * 1000)).endswith("…")
 
 
 def test_ids_python_reserves_export_everywhere(tmp_path: Path) -> None:

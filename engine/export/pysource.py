@@ -37,14 +37,15 @@ from engine.blocks.base import Shape
 from engine.compiler import class_name
 from engine.document import Document
 from engine.errors import NetCanvasError
-from engine.export import CHECK_BATCH, Exported, Prepared, _as_tuple, prepare
+from engine.export import Exported
+from engine.export.preparation import CHECK_BATCH, Prepared, as_tuple, prepare
 from engine.fileio import atomic_write_bytes
 
 REQUIRED = inspect.Parameter.empty
 RESERVED = {"self", "torch", "nn", "math", "Tensor", "List", "super", "_"}
 
 
-def write_python(doc: Document, folder: str | os.PathLike) -> Exported:
+def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
     """Write `model.py` and `state_dict.pt` into `folder` after checking them."""
     preps = {name: prepare(doc, name) for name in doc.networks}
     classes = _class_names(preps)
@@ -95,7 +96,7 @@ def _check(source: str, preps: dict[str, Prepared], classes: dict[str, str],
         example = prep.example(CHECK_BATCH, seed=1)
         with torch.no_grad():
             same = all(torch.equal(a, b) for a, b in zip(
-                _as_tuple(prep.module(*example)), _as_tuple(model(*example)), strict=True))
+                as_tuple(prep.module(*example)), as_tuple(model(*example)), strict=True))
         if not same:
             raise NetCanvasError(f"the generated model.py does not reproduce network "
                                  f"'{network}'; export it as TorchScript instead")

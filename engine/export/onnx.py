@@ -1,0 +1,90 @@
+"""ONNX export (`.onnx`): opset 18, batch axis dynamic, tensors named after node ids.
+
+The file is checked with onnxruntime on fresh inputs of another batch size
+before it replaces anything; a network the exporter cannot express (or that
+onnxruntime computes differently) is refused with a message that points to
+the formats that can carry it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from engine.document import Document
+from engine.errors import NetCanvasError
+from engine.export import Exported
+from engine.export.preparation import (
+    EXAMPLE_BATCH,
+    Prepared,
+    first_line,
+    prepare,
+    quiet,
+    replacing,
+    within,
+)
+
+ONNX_OPSET = 18  # the exporter's native opset: no version conversion pass to go wrong
+ONNX_TOLERANCE = 1e-4  # onnxruntime's kernels fuse and reorder more than another thread count
+
+
+def export_onnx(doc: Document, network: str = "main", path: str | os.PathLike = "model.onnx",
+                opset: int = ONNX_OPSET) -> Exported:
+    """Write one network as ONNX and check it against PyTorch with onnxruntime."""
+    try:
+        import onnx  # noqa: F401  (the exporter needs both; say so before trying)
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise NetCanvasError("ONNX export needs the onnx and onnxscript packages "
+                             "(pip install onnx onnxscript)") from None
+    prep = prepare(doc, network)
+    batch = torch.export.Dim("batch")
+    # By position: fx may rename a placeholder (`in` -> `in_`), the order is fixed.
+    dynamic = tuple({0: batch} if prep.batched(name) else None for name in prep.inputs)
+    with replacing(path) as tmp:
+        try:
+            with quiet():
+                torch.onnx.export(
+                    prep.module, prep.example(EXAMPLE_BATCH), str(tmp), dynamo=True,
+                    opset_version=opset, input_names=prep.inputs, output_names=prep.outputs,
+                    dynamic_shapes=dynamic, external_data=False, verbose=False,
+                )
+        except Exception as exc:
+            raise NetCanvasError(
+                f"ONNX cannot express network '{network}': {first_line(exc)}. "
+                "Export it as TorchScript or PyTorch source instead."
+            ) from exc
+        note = _check(prep, tmp)
+    return Exported(network, Path(path), note)
+
+
+def _check(prep: Prepared, path: Path) -> str:
+    try:
+        import onnxruntime
+    except ImportError:
+        return "not checked: onnxruntime is not installed"
+    batch = prep.check_batch()
+    example = prep.example(batch, seed=1)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4  # failures surface as the exception below, not as log spam
+    try:
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = {i.name: x.numpy() for i, x in zip(session.get_inputs(), example, strict=True)}
+        actual = session.run(None, feed)
+    except Exception as exc:
+        raise NetCanvasError(
+            f"ONNX cannot express network '{prep.name}': onnxruntime fails on the exported "
+            f"file with a batch of {batch} ({first_line(exc)}). "
+            "Export it as TorchScript or PyTorch source instead."
+        ) from exc
+    with torch.no_grad():
+        expected = prep.module(*example)
+    ok, diff = within(expected, actual, ONNX_TOLERANCE)
+    if not ok:
+        raise NetCanvasError(
+            f"the ONNX export of network '{prep.name}' differs from PyTorch by {diff:.3g} "
+            "(onnxruntime computes it differently); export it as TorchScript instead"
+        )
+    return f"onnxruntime matches PyTorch within {diff:.1e}"
