@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import operator
+import re
 from functools import cache
 
 import torch
@@ -35,15 +36,19 @@ def attribute_names(node_ids) -> dict[str, str]:
     """Node id -> the attribute (and argument) name it gets in the compiled module.
 
     It is the node id itself, except for ids that would break the generated code
-    (`self`, `class`, `training`, `forward`, ...), which get a trailing `_`.
+    (`self`, `class`, `training`, `forward`, ...), which get a trailing `_`, and
+    characters outside `[A-Za-z0-9_]` (an id read with a trailing newline), which
+    become `_`.
     """
-    ids = set(node_ids)
+    taken = set(node_ids)
     reserved = _reserved_names()
     names = {}
     for node_id in node_ids:
-        name = node_id
-        while name in reserved or (name != node_id and name in ids):
+        name = re.sub(r"[^0-9A-Za-z_]", "_", node_id)
+        name = name if name and not name[0].isdigit() else f"_{name}"
+        while name in reserved or (name != node_id and name in taken):
             name += "_"
+        taken.add(name)
         names[node_id] = name
     return names
 

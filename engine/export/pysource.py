@@ -8,7 +8,10 @@ folder keeps the same two files whatever the document holds. Both load with
 `torch.load(..., weights_only=True)`.
 
 `model.py` imports only torch (and `math`/`typing` where a copied layer needs
-them). Layers are attributes named by node id; `forward` walks the graph in the
+them). Layers are attributes named by node id (`self.add_module("class", ...)`
+for a keyword, `forward_` for a name `nn.Module` owns; every name and literal
+goes through `pynames.py`, so any document that checks gives valid code);
+`forward` walks the graph in the
 compiler's order with one line per block, unpacking multi-output layers as
 people do (`lstm, (lstm_h, lstm_c) = self.lstm(x)`) and writing merges as
 operators (`add = conv2 + x`). The layers `torch.nn` lacks are copied from
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import keyword
 import os
 from pathlib import Path
 from typing import Any
@@ -34,23 +36,32 @@ from torch import nn
 
 from engine.blocks import modules as custom_layers
 from engine.blocks.base import Shape
-from engine.compiler import class_name
 from engine.document import Document
 from engine.errors import NetCanvasError
 from engine.export import Exported
-from engine.export.preparation import CHECK_BATCH, Prepared, as_tuple, prepare
+from engine.export.preparation import CHECK_BATCH, Prepared, as_tuple, max_difference, prepare
+from engine.export.pynames import (
+    Names,
+    assign_layer,
+    class_names,
+    docstring_text,
+    layer_attributes,
+    literal,
+    quoted,
+    read_layer,
+)
 from engine.fileio import atomic_write_bytes
 
 REQUIRED = inspect.Parameter.empty
-RESERVED = {"self", "torch", "nn", "math", "Tensor", "List", "super", "_"}
 
 
 def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
     """Write `model.py` and `state_dict.pt` into `folder` after checking them."""
     preps = {name: prepare(doc, name) for name in doc.networks}
-    classes = _class_names(preps)
+    classes = class_names(list(preps), {name for name, _ in inspect.getmembers(custom_layers,
+                                                                               inspect.isclass)})
     source = model_source(doc, preps, classes)
-    weights = {name: _state_by_node_id(p) for name, p in preps.items()}
+    weights = {name: _state_by_attribute(doc, p) for name, p in preps.items()}
     payload: dict[str, Any] = next(iter(weights.values())) if len(weights) == 1 else weights
     _check(source, preps, classes, weights)
     folder = Path(folder)
@@ -62,26 +73,15 @@ def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
     return Exported(None, folder, f"model.py ({listed}) reproduces the outputs exactly")
 
 
-def _state_by_node_id(prep: Prepared) -> dict[str, torch.Tensor]:
-    """The state_dict with keys under the node ids model.py names its layers by."""
-    node_of = {attr: node_id for node_id, attr in prep.layers.items()}
+def _state_by_attribute(doc: Document, prep: Prepared) -> dict[str, torch.Tensor]:
+    """The state_dict with keys under the attributes model.py names its layers by."""
+    ours = layer_attributes(list(doc.network(prep.name).nodes))
+    renamed = {compiled: ours[node_id] for node_id, compiled in prep.layers.items()}
     state = {}
     for key, value in prep.module.state_dict().items():
         attr, _, rest = key.partition(".")
-        state[f"{node_of.get(attr, attr)}.{rest}"] = value.detach().clone()
+        state[f"{renamed.get(attr, attr)}.{rest}"] = value.detach().clone()
     return state
-
-
-def _class_names(preps: dict[str, Prepared]) -> dict[str, str]:
-    taken = {name for name, _ in inspect.getmembers(custom_layers, inspect.isclass)}
-    names = {}
-    for network in preps:
-        name = class_name(network)
-        while name in taken:
-            name += "Network"
-        taken.add(name)
-        names[network] = name
-    return names
 
 
 def _check(source: str, preps: dict[str, Prepared], classes: dict[str, str],
@@ -95,9 +95,8 @@ def _check(source: str, preps: dict[str, Prepared], classes: dict[str, str],
         model.eval()
         example = prep.example(CHECK_BATCH, seed=1)
         with torch.no_grad():
-            same = all(torch.equal(a, b) for a, b in zip(
-                as_tuple(prep.module(*example)), as_tuple(model(*example)), strict=True))
-        if not same:
+            expected, actual = as_tuple(prep.module(*example)), as_tuple(model(*example))
+        if len(expected) != len(actual) or max_difference(expected, actual) != 0:
             raise NetCanvasError(f"the generated model.py does not reproduce network "
                                  f"'{network}'; export it as TorchScript instead")
 
@@ -122,8 +121,7 @@ def model_source(doc: Document, preps: dict[str, Prepared], classes: dict[str, s
 
 
 def _docstring(doc: Document, classes: dict[str, str]) -> str:
-    title = (doc.name or "Model").replace("\\", "/").replace('"""', "'''")
-    lines = [f'"""{title}: PyTorch modules exported by NetCanvas.', "",
+    lines = [f"{doc.name or 'Model'}: PyTorch modules exported by NetCanvas.", "",
              "Needs only PyTorch. To run it with the trained weights:", "",
              "    import torch", f"    from model import {', '.join(classes.values())}", ""]
     if len(classes) == 1:
@@ -133,29 +131,18 @@ def _docstring(doc: Document, classes: dict[str, str]) -> str:
                   "    model.eval()"]
     else:
         lines.append('    state = torch.load("state_dict.pt", weights_only=True)  # network -> state_dict')
+        names = Names(set(classes.values()))
         for network, cls in classes.items():
-            lines += [f"    {network} = {cls}()", f'    {network}.load_state_dict(state["{network}"])']
-    return "\n".join(lines) + '\n"""'
-
-
-class _Names:
-    """Readable variable names that are never keywords, imports or taken twice."""
-
-    def __init__(self) -> None:
-        self.taken: set[str] = set(RESERVED)
-
-    def fresh(self, base: str) -> str:
-        name = base
-        while keyword.iskeyword(name) or name in self.taken:
-            name += "_"
-        self.taken.add(name)
-        return name
+            name = names.fresh(network)
+            lines += [f"    {name} = {cls}()", f"    {name}.load_state_dict(state[{quoted(network)}])"]
+    return '"""' + "\n".join(docstring_text(line) for line in lines) + '\n"""'
 
 
 def network_class(doc: Document, prep: Prepared, cls: str) -> str:
     """One `nn.Module` class: layers in `__init__`, the wiring in `forward`."""
     net = doc.network(prep.name)
-    names = _Names()
+    names = Names()
+    attributes = layer_attributes(list(net.nodes))
     values = {(i, "out"): names.fresh(i) for i in prep.inputs}  # (node, port) -> variable
     init, forward, returns = [], [], []
     for node_id in net.topological_order():
@@ -168,10 +155,10 @@ def network_class(doc: Document, prep: Prepared, cls: str) -> str:
         args = _arguments(node.spec, incoming, values)
         target = _name_outputs(node_id, node.spec, {e.src_port for e in net.outgoing(node_id)},
                                values, names)
-        call, layer = _call(node.block, node_id, node.resolved_params(), args,
+        call, layer = _call(node.block, attributes[node_id], node.resolved_params(), args,
                             prep.module.get_submodule(prep.layers[node_id]))
         if layer:
-            init.append(_assign_layer(node_id, layer))
+            init.append(assign_layer(attributes[node_id], layer))
         shape = prep.report.nodes[node_id].outputs.get("out")
         forward.append(f"{target} = {call}" + (f"  # {_shape(shape)}" if shape else ""))
     signature = ", ".join(["self"] + [values[(i, "out")] for i in prep.inputs])
@@ -194,7 +181,7 @@ def _arguments(spec, incoming: dict, values: dict[tuple[str, str], str]) -> list
 
 
 def _name_outputs(node_id: str, spec, used: set[str], values: dict[tuple[str, str], str],
-                  names: _Names) -> str:
+                  names: Names) -> str:
     """Name the node's `out` and its other used outputs; return the assignment target."""
     ports = [p for p in spec.output_names() if p == "out" or p in used] if spec.output_paths else ["out"]
     for port in ports:
@@ -206,20 +193,14 @@ def _summary(net, prep: Prepared) -> str:
     inputs = ", ".join(f"{i} {_shape(prep.shapes[i])}" for i in prep.inputs)
     outputs = ", ".join(
         f"{o} {_shape(prep.report.nodes[o].inputs.get('in', ()))}" for o in prep.outputs)
-    return f"Network '{prep.name}': {inputs} -> {outputs}."
+    return docstring_text(f"Network '{prep.name}': {inputs} -> {outputs}.")
 
 
 def _shape(shape: Shape) -> str:
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
 
 
-def _assign_layer(node_id: str, layer: str) -> str:
-    if keyword.iskeyword(node_id):
-        return f'self.add_module("{node_id}", {layer})'
-    return f"self.{node_id} = {layer}"
-
-
-def _call(block: str, node_id: str, params: dict[str, Any], args: list[str],
+def _call(block: str, attr: str, params: dict[str, Any], args: list[str],
           module: nn.Module) -> tuple[str, str | None]:
     """The forward expression for a node, and its layer constructor (None for merges)."""
     if block == "Add":
@@ -228,8 +209,7 @@ def _call(block: str, node_id: str, params: dict[str, Any], args: list[str],
         return " * ".join(args), None
     if block == "Concat":
         return f"torch.cat([{', '.join(args)}], dim={params['dim']})", None
-    attr = f'getattr(self, "{node_id}")' if keyword.iskeyword(node_id) else f"self.{node_id}"
-    return f"{attr}({', '.join(args)})", constructor(module)
+    return f"{read_layer(attr)}({', '.join(args)})", constructor(module)
 
 
 def _unpack(paths: dict[str, tuple[int, ...]], names: dict[str, str], used: set[str]) -> str:
@@ -267,7 +247,7 @@ def constructor(module: nn.Module) -> str:
         raise NetCanvasError(f"cannot write PyTorch source for a {cls.__module__}.{cls.__name__} layer")
     special = SPECIAL.get(cls.__name__)
     arguments = special(module) if special else _from_signature(module)
-    rendered = [repr(value) if default is REQUIRED else f"{name}={value!r}"
+    rendered = [literal(value) if default is REQUIRED else f"{name}={literal(value)}"
                 for name, value, default in arguments if default is REQUIRED or value != default]
     return f"{prefix}{cls.__name__}({', '.join(rendered)})"
 
