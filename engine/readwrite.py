@@ -61,8 +61,17 @@ class _Reader:
                 raise self.fail(f"networks.{name}", "a network name must be a Python identifier")
             self.network(doc.add_network(name), net, f"networks.{name}")
         doc.training = dict(self.expect(raw.get("training", {}), dict, "training", "an object"))
+        self.training(doc.training)
         doc.extra = {k: v for k, v in raw.items() if k not in DOCUMENT_KEYS}
         return doc
+
+    def training(self, training: dict[str, Any]) -> None:
+        """A training value of the wrong JSON type is a load error (engine/training/schema)."""
+        from engine.training.schema import first_type_error  # keeps the import graph acyclic
+
+        problem = first_type_error(training)
+        if problem:
+            raise self.fail(*problem)
 
     def migrate(self, raw: dict[str, Any]) -> dict[str, Any]:
         version = raw.get("version", VERSION)

@@ -18,6 +18,7 @@ def human_count(n: int) -> str:
 def format_check(doc: Document, report: CheckReport) -> str:
     lines = [f"{doc.name}"]
     lines += [f"error: {p}" for p in report.problems]
+    lines += [f"warning: {w}" for w in report.warnings]
     for name, net in report.networks.items():
         lines.append(f"\nnetwork '{name}'")
         rows = [("node", "block", "output shape", "params", "notes")]

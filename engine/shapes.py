@@ -70,6 +70,7 @@ class NetworkReport:
 class CheckReport:
     networks: dict[str, NetworkReport]
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the document as a whole
 
     @property
     def errors(self) -> list[str]:
@@ -328,7 +329,9 @@ def check(doc: Document) -> CheckReport:
         reports[name] = checker.report()
         checker.close()
     problems = [] if doc.networks else ["the document has no network"]
-    return CheckReport(reports, problems)
+    from engine.training.schema import add_training_findings  # training settings' own pass
+
+    return add_training_findings(doc, CheckReport(reports, problems))
 
 
 __all__ = ["CheckReport", "NetworkChecker", "NetworkReport", "NodeReport", "check", "fmt_shape"]

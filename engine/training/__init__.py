@@ -1,56 +1,28 @@
-"""Trainers, one per paradigm, chosen by `training.task`, all speaking `events`."""
+"""Trainers, one per paradigm, chosen by `training.task`, all speaking `events`.
+
+The trainers load on first use (PEP 562), so `engine.training.schema` (what the
+loader and the checker read) imports without them and without scikit-learn.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import Any
 
-from engine.document import Document
-from engine.errors import NetCanvasError
-from engine.training.base import RunOptions, Trainer
-from engine.training.dqn import DqnTrainer
-from engine.training.events import (
-    Activations,
-    Checkpoint,
-    Episode,
-    Epoch,
-    Failed,
-    Finished,
-    Samples,
-    Started,
-    Step,
-)
-from engine.training.gan import GanTrainer
-from engine.training.graph import NodeClassificationTrainer
-from engine.training.perceptron import PerceptronTrainer
-from engine.training.q_learning import QLearningTrainer
-from engine.training.supervised import SupervisedTrainer
-
-TrainerFactory = Callable[[Document, RunOptions], Trainer]
-
-
-def _supervised(task: str) -> TrainerFactory:
-    return lambda doc, options: SupervisedTrainer(doc, options, task)
-
-
-TRAINERS: dict[str, TrainerFactory] = {
-    task: _supervised(task) for task in ("classification", "regression", "sequence", "autoencoder")
+# name -> module: public names that load their module on first use
+_LAZY = {
+    "TRAINERS": "engine.training.registry", "make_trainer": "engine.training.registry",
+    "RunOptions": "engine.training.base", "Trainer": "engine.training.base",
+    **{name: "engine.training.events" for name in (
+        "Activations", "Checkpoint", "Episode", "Epoch", "Failed", "Finished", "Samples",
+        "Started", "Step")},
 }
-TRAINERS["perceptron"] = PerceptronTrainer
-TRAINERS["node_classification"] = NodeClassificationTrainer
-TRAINERS["gan"] = GanTrainer
-TRAINERS["dqn"] = DqnTrainer
-TRAINERS["q_learning"] = QLearningTrainer
 
 
-def make_trainer(doc: Document, options: RunOptions | None = None, **overrides) -> Trainer:
-    """The trainer for `doc.training.task`; keyword overrides fill RunOptions."""
-    options = options or RunOptions(**overrides)
-    task = doc.training.get("task", "classification")
-    if task not in TRAINERS:
-        raise NetCanvasError(
-            f"training.task: unknown task '{task}' (known: {', '.join(sorted(TRAINERS))})"
-        )
-    return TRAINERS[task](doc, options)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'engine.training' has no attribute '{name}'")
 
 
 __all__ = [

@@ -1,4 +1,9 @@
-"""What every trainer builds from `training`: device, seeds, optimizer, loss, schedule."""
+"""What every trainer builds from `training`: device, seeds, optimizer, loss, schedule.
+
+Names and defaults come from the declaration in `engine/training/schema`: an
+optimizer, loss or schedule added here is declared there too (a test holds
+the two lists equal).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,18 @@ import torch
 from torch import nn
 
 from engine.errors import NetCanvasError
+from engine.training import schema
+from engine.training.schema import OPTIMIZERS, SCHEDULES
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("cross_entropy", "nll", "mse", "bce", "bce_logits", "l1")
-SCHEDULES = ("none", "step", "cosine", "exponential")
+LOSS_MODULES: dict[str, type[nn.Module]] = {
+    "cross_entropy": nn.CrossEntropyLoss,
+    "nll": nn.NLLLoss,
+    "mse": nn.MSELoss,
+    "bce": nn.BCELoss,
+    "bce_logits": nn.BCEWithLogitsLoss,
+    "l1": nn.L1Loss,
+}
+LOSSES = tuple(LOSS_MODULES)  # huber, also declared, is the DQN's own (engine/training/dqn.py)
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -59,57 +72,54 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def make_optimizer(spec: dict[str, Any] | str | None, params) -> torch.optim.Optimizer:
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec or {"name": "adam"})
-    name = spec.pop("name", "adam").lower()
-    lr = float(spec.pop("lr", 1e-3))
-    weight_decay = float(spec.pop("weight_decay", 0.0))
+    """The `training.optimizer` object (or bare name) as a torch optimizer, schema defaults."""
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec or {})
+    name = str(spec.get("name", schema.default("optimizer", "name"))).lower()
+    if name not in OPTIMIZERS:
+        raise NetCanvasError(
+            f"training.optimizer.name: unknown optimizer '{name}' (known: {', '.join(OPTIMIZERS)})"
+        )
+
+    def get(key: str) -> Any:
+        return spec.get(key, schema.default("optimizer", key, name=name))
+
+    lr, weight_decay = float(get("lr")), float(get("weight_decay"))
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=float(spec.get("momentum", 0.0)),
-                               weight_decay=weight_decay, nesterov=bool(spec.get("nesterov", False)))
+        return torch.optim.SGD(params, lr=lr, momentum=float(get("momentum")),
+                               weight_decay=weight_decay, nesterov=bool(get("nesterov")))
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        betas = tuple(spec.get("betas", (0.9, 0.999)))
-        if name == "adamw" and "weight_decay" not in spec:
-            weight_decay = weight_decay or 0.01
-        return cls(params, lr=lr, betas=betas, weight_decay=weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=float(spec.get("momentum", 0.0)),
-                                   weight_decay=weight_decay)
-    raise NetCanvasError(
-        f"training.optimizer.name: unknown optimizer '{name}' (known: {', '.join(OPTIMIZERS)})"
-    )
+        return cls(params, lr=lr, betas=tuple(get("betas")), weight_decay=weight_decay)
+    return torch.optim.RMSprop(params, lr=lr, momentum=float(get("momentum")),
+                               weight_decay=weight_decay)
 
 
 def make_loss(name: str | None) -> nn.Module:
-    name = (name or "cross_entropy").lower()
-    losses = {
-        "cross_entropy": nn.CrossEntropyLoss,
-        "nll": nn.NLLLoss,
-        "mse": nn.MSELoss,
-        "bce": nn.BCELoss,
-        "bce_logits": nn.BCEWithLogitsLoss,
-        "l1": nn.L1Loss,
-    }
-    if name not in losses:
+    """A torch loss by its `training.loss` name (None: the schema's default)."""
+    name = (name or schema.default("", "loss")).lower()
+    if name not in LOSS_MODULES:
         raise NetCanvasError(f"training.loss: unknown loss '{name}' (known: {', '.join(LOSSES)})")
-    return losses[name]()
+    return LOSS_MODULES[name]()
 
 
 def make_scheduler(spec: dict[str, Any] | str | None, optimizer: torch.optim.Optimizer,
                    total_epochs: int):
     """An epoch-wise learning-rate schedule, or None (the default: constant)."""
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec or {"name": "none"})
-    name = spec.get("name", "none").lower()
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec or {})
+    name = str(spec.get("name", schema.default("lr_schedule", "name"))).lower()
+
+    def get(key: str) -> Any:
+        return spec.get(key, schema.default("lr_schedule", key, name=name))
+
     if name == "none":
         return None
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(
-            optimizer, step_size=int(spec.get("step_size", 10)), gamma=float(spec.get("gamma", 0.5))
-        )
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(get("step_size")),
+                                               gamma=float(get("gamma")))
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_epochs, 1))
     if name == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=float(spec.get("gamma", 0.95)))
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=float(get("gamma")))
     raise NetCanvasError(
         f"training.lr_schedule: unknown schedule '{name}' (known: {', '.join(SCHEDULES)})"
     )
