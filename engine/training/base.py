@@ -1,12 +1,22 @@
-"""The trainer skeleton every paradigm shares: controls, failure handling, results.
+"""The one training loop every paradigm shares; a paradigm supplies small hooks.
 
 A trainer is plain Python: `run()` is a generator of events, so the CLI prints
 them, a test collects them and the GUI's worker thread forwards them. `pause`,
 `resume`, `stop` and `watch` may be called from any thread.
+
+The base owns the skeleton (minGPT's `trainer.py` is the pattern): epochs of
+batches, pause/stop polling, the NaN and divergence guards, the good-state
+snapshot, activation capture, checkpoints, the recorded history and the
+events. A paradigm says what one step is (`train_step`), how an epoch ends
+(`end_epoch`) and how a run is judged (`final_metrics`). Three places are the
+only ones where cross-cutting features attach: `prepare_model` (every network
+is built through it), `forward` (every forward pass runs through it) and
+`apply` (every optimizer update, the one `zero_grad` in the package).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
@@ -22,20 +32,22 @@ from torch import nn
 from engine.compiler import compile_network
 from engine.document import Document
 from engine.errors import NetCanvasError
-from engine.training.events import Activations, Checkpoint, Event, Failed, Finished, Started
+from engine.training.events import (
+    Activations,
+    Checkpoint,
+    Epoch,
+    Event,
+    Failed,
+    Finished,
+    Started,
+    Step,
+)
+from engine.training.feeding import first_output
+from engine.training.guards import Diverged, NonFiniteLoss, TrainingStopped, exploded
+from engine.training.history import History
 from engine.training.setup import resolve_device, seed_everything
 
-
-class NonFiniteLoss(NetCanvasError):
-    """The loss became NaN or infinite; the run stops, keeping the last finite weights."""
-
-    def __init__(self, step: int, epoch: int, value: float) -> None:
-        self.step = step
-        super().__init__(
-            f"the loss became {value} at step {step} (epoch {epoch}); training stopped and the "
-            "last weights with a finite loss are kept. Try a lower learning rate, or check the "
-            "data and the loss for values out of range"
-        )
+__all__ = ["Diverged", "NonFiniteLoss", "RunOptions", "StopRequested", "Trainer"]
 
 
 class StopRequested(Exception):
@@ -53,14 +65,16 @@ class RunOptions:
     activation_interval: float = 0.5  # seconds between Activations events
     resume: bool = False  # continue from doc.weights / doc.train_state
     checkpoint_path: str | None = None  # write a bundle here every `checkpoint_every` epochs
-    checkpoint_every: int = 1
+    checkpoint_every: int = 1  # epochs, or episodes for RL
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Trainer:
-    """Shared machinery; subclasses implement `setup()` and `train()`."""
+    """The epoch loop; subclasses implement `setup`, `train_step`, `end_epoch`, `final_metrics`."""
 
     task = "base"
+    guard_divergence = False  # a fixed-target loss (supervised, graph): explosion ends the run
+    history_keys = ("epoch_train", "epoch_val")  # what end_epoch's (train, val) are recorded as
 
     def __init__(self, doc: Document, options: RunOptions | None = None) -> None:
         self.doc = doc
@@ -71,12 +85,16 @@ class Trainer:
         self.device = torch.device("cpu")
         self.models: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}  # stepped once per epoch, saved for resume
         self.metrics: dict[str, Any] = {}
-        self.history: dict[str, list] = {}
+        self.history = History()
         self.step = 0
         self.epoch = 0
         self.steps_per_epoch = 0
         self.stopped = False
+        self.converged = False  # set by a paradigm whose algorithm has a natural end
+        self.chance: float | None = None  # accuracy of guessing, where the task has one
+        self.start_loss: float | None = None  # the run's first loss, for the divergence guard
         self._run_flag = threading.Event()
         self._run_flag.set()
         self._stop_flag = threading.Event()
@@ -87,6 +105,7 @@ class Trainer:
         self._hooked: set[str] = set()  # the watch set the hooks were made for
         self._hooked_ids: set[str] = set()  # the watched ids that exist in a model
         self._good_state: dict[str, dict[str, torch.Tensor]] = {}
+        self._progress_start = 0
         self.generator = torch.Generator().manual_seed(self.seed)
 
     # ---- controls (any thread) ----------------------------------------------------
@@ -115,8 +134,9 @@ class Trainer:
 
     def checkpoint_controls(self) -> None:
         """Called between steps: waits while paused, raises StopRequested on stop."""
-        while not self._run_flag.wait(timeout=0.1):
-            pass
+        if not self._run_flag.is_set():
+            while not self._run_flag.wait(timeout=0.1):
+                pass
         if self._stop_flag.is_set():
             raise StopRequested
         if self._watch != self._hooked:
@@ -133,19 +153,23 @@ class Trainer:
         """Train, yielding events; always ends with Finished or Failed."""
         began = time.perf_counter()
         try:
-            self.device = resolve_device(self.options.device or self.training.get("device"))
-            self.generator = seed_everything(self.seed)
-            self.setup()
-            self._restore_resume_state()
-            self._install_hooks()
-            yield self.started()
             try:
-                yield from self.train()
-            except StopRequested:
-                self.stopped = True  # a stopped run still reports how good its weights are
-            self.metrics = self.final_metrics()
-        except NonFiniteLoss as exc:
-            self._restore_good_state()
+                self.device = resolve_device(self.options.device or self.training.get("device"))
+                self.generator = seed_everything(self.seed)
+                self.setup()
+                self._restore_resume_state()
+                self._install_hooks()
+                yield self.started()
+                try:
+                    yield from self.loop()
+                except StopRequested:
+                    self.stopped = True  # a stopped run still reports how good its weights are
+                self.metrics = self.final_metrics()
+            finally:
+                self._remove_hooks()
+                self.teardown()
+        except TrainingStopped as exc:
+            self._restore_good_state(always=isinstance(exc, Diverged))
             self._publish_results()
             yield Failed(str(exc), exc.step)
             return
@@ -158,10 +182,48 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - any failure must reach the person as a message
             yield Failed(_describe_crash(exc), self.step)
             return
-        finally:
-            self._remove_hooks()
         self._publish_results()
         yield Finished(dict(self.metrics), self.stopped, time.perf_counter() - began)
+
+    def loop(self) -> Iterator[Event]:
+        """Epochs of steps; the episodic trainer replaces this with episodes."""
+        self.remember_good_state()
+        for epoch in range(self.epoch, self.total_epochs):
+            self.epoch = epoch
+            self.begin_epoch()
+            yield from self._epoch_steps(epoch)
+            for scheduler in self.schedulers.values():
+                scheduler.step()
+            self.epoch = epoch + 1
+            train, val = self.end_epoch()
+            self.guard(train, val)
+            for key, values in zip(self.history_keys, (train, val), strict=False):
+                self.record(key, values)
+            self.remember_good_state()
+            yield Epoch(epoch + 1, train, val, 1.0 if self.converged else self.progress(epoch + 1))
+            yield from self.epoch_ended(epoch + 1)
+            yield from self.after_epoch()
+            if self.converged:
+                break
+
+    def _epoch_steps(self, epoch: int) -> Iterator[Event]:
+        """One epoch's steps, one Step event each (the loop's hot path: keep it lean)."""
+        total = max(self.total_epochs - self._progress_start, 1)
+        per_step = 1.0 / (max(self.steps_per_epoch, 1) * total)
+        done = (epoch - self._progress_start) / total
+        for i, batch in enumerate(self.batches()):
+            self.checkpoint_controls()
+            began = time.perf_counter()
+            loss, samples, losses = self.train_step(batch)
+            self.step += 1
+            if self.start_loss is None:
+                self.start_loss = loss
+            rate = samples / max(time.perf_counter() - began, 1e-9)
+            yield Step(self.step, epoch + 1, loss, self.learning_rate(), rate,
+                       min(done + (i + 1) * per_step, 1.0), losses)
+            if self._captured:
+                yield self.pop_activations()
+            yield from self.after_step()
 
     def started(self) -> Started:
         return Started(
@@ -171,27 +233,90 @@ class Trainer:
             self.total_epochs, self.steps_per_epoch, self.epoch,
         )
 
+    # ---- hooks a paradigm supplies -------------------------------------------------
+
     def setup(self) -> None:
-        """Load data and build models and optimizers (subclasses)."""
+        """Load data and build models and optimizers."""
         raise NotImplementedError
 
-    def train(self) -> Iterator[Event]:
-        """The loop itself (subclasses)."""
+    def batches(self) -> Iterable[Any]:
+        """This epoch's batches (shuffled by `self.generator`)."""
         raise NotImplementedError
+
+    def train_step(self, batch: Any) -> tuple[float, int, dict[str, float]]:
+        """One update: (the loss, samples seen, named losses for several networks or {})."""
+        raise NotImplementedError
+
+    def begin_epoch(self) -> None:
+        """Before an epoch's first step (train mode, running sums)."""
+
+    def end_epoch(self) -> tuple[dict[str, float], dict[str, float]]:
+        """After an epoch's last step: its (train, val) metrics."""
+        return {}, {}
+
+    def after_step(self) -> Iterator[Event]:
+        """Events to show after a step (samples every N steps); none by default."""
+        return iter(())
+
+    def after_epoch(self) -> Iterator[Event]:
+        """Events to show after an epoch (samples, reconstructions); none by default."""
+        return iter(())
 
     def final_metrics(self) -> dict[str, Any]:
-        """Closing measurements (test accuracy, ...), also taken when a run is stopped.
-
-        Subclasses override it; the default keeps what the loop recorded in `metrics`.
-        """
+        """Closing measurements (test accuracy, ...), also taken when a run is stopped."""
         return dict(self.metrics)
+
+    def teardown(self) -> None:
+        """Release what setup acquired (environments); runs however the run ended."""
+
+    def learning_rate(self) -> float:
+        """The rate Step events report: the first optimizer's (the generator's for a GAN)."""
+        optimizer = next(iter(self.optimizers.values()), None)
+        return optimizer.param_groups[0]["lr"] if optimizer is not None else 0.0
+
+    def extra_state(self) -> dict[str, Any]:
+        """What else a resumed run needs to continue exactly (tensors, numbers, strings)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what `extra_state` saved."""
+
+    # ---- the places cross-cutting features attach -----------------------------------
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Every network passes here once, on its device (DDP or torch.compile go here)."""
+        return model
+
+    def forward_context(self) -> contextlib.AbstractContextManager:
+        """The context every training forward pass runs in (autocast goes here)."""
+        return contextlib.nullcontext()
+
+    def forward(self, model: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+        """The network's first output for `inputs`: the one place a forward pass runs."""
+        with self.forward_context():
+            return first_output(model(*inputs))
+
+    def apply(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+              clip: float | None = None) -> float:
+        """Check the loss, then zero, backpropagate, clip and step: every update goes here.
+
+        The check comes first, so a NaN never reaches the weights.
+        """
+        value = self.check_loss(loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(params, clip)
+        optimizer.step()
+        return value
 
     # ---- helpers for subclasses ----------------------------------------------------
 
     def build(self, name: str) -> nn.Module:
         """Compile network `name` onto the device; trained weights load when resuming."""
         model = compile_network(self.doc, name, trained=self.options.resume)
-        model = model.to(self.device)
+        model = self.prepare_model(model.to(self.device))
         self.models[name] = model
         return model
 
@@ -202,17 +327,31 @@ class Trainer:
             raise NonFiniteLoss(self.step + 1, self.epoch + 1, value)
         return value
 
+    def guard(self, train: dict[str, float], val: dict[str, float]) -> None:
+        """End the run as diverged when the epoch's loss exploded (see guards.py)."""
+        loss = train.get("loss")
+        if not self.guard_divergence or loss is None or self.start_loss is None:
+            return
+        accuracy = val.get("accuracy", train.get("accuracy"))
+        if exploded(loss, self.start_loss, accuracy, self.chance):
+            why = f" and accuracy {accuracy:.3g} is at chance" if accuracy is not None else ""
+            raise Diverged(self.step, self.epoch, loss, self.start_loss, why)
+
     def remember_good_state(self) -> None:
-        """Snapshot weights known to be finite; restored if the run later diverges."""
-        self._good_state = {
-            name: {k: v.detach().clone() for k, v in m.state_dict().items()}
-            for name, m in self.models.items()
-        }
+        """Snapshot weights known to be good; restored if the run later fails a guard."""
+        for name, model in self.models.items():
+            saved = self._good_state.get(name)
+            if saved is None:
+                self._good_state[name] = {k: v.detach().clone()
+                                          for k, v in model.state_dict().items()}
+                continue
+            with torch.no_grad():  # copy into the snapshot: no allocation per epoch
+                for key, value in model.state_dict().items():
+                    saved[key].copy_(value)
 
     def progress(self, epoch_fraction: float) -> float:
-        start = self.options.resume and self.doc.train_state.get("epoch", 0) or 0
-        span = max(self.total_epochs - start, 1)
-        return min(max((epoch_fraction - start) / span, 0.0), 1.0)
+        span = max(self.total_epochs - self._progress_start, 1)
+        return min(max((epoch_fraction - self._progress_start) / span, 0.0), 1.0)
 
     def pop_activations(self) -> Activations | None:
         """The activations captured since the last call, at most once per interval."""
@@ -223,7 +362,7 @@ class Trainer:
         return event
 
     def epoch_ended(self, epoch: int) -> Iterator[Event]:
-        """After each epoch: a Checkpoint bundle when the caller asked for them.
+        """After each epoch (episode for RL): a Checkpoint bundle when the caller asked.
 
         Writing the bundle (atomically) mid-run means a crash or a power cut
         loses at most `checkpoint_every` epochs; the bundle resumes like any other.
@@ -238,7 +377,7 @@ class Trainer:
         yield Checkpoint(self.step, epoch, str(path))
 
     def record(self, key: str, value: Any) -> None:
-        self.history.setdefault(key, []).append(value)
+        self.history.record(key, value)
 
     # ---- internals --------------------------------------------------------------
 
@@ -246,18 +385,22 @@ class Trainer:
         state = self.doc.train_state if self.options.resume else {}
         if not state:
             return
-        for name, optimizer in self.optimizers.items():
-            saved = state.get("optimizers", {}).get(name)
-            if saved:
-                optimizer.load_state_dict(saved)
+        for group, objects in (("optimizers", self.optimizers), ("schedulers", self.schedulers)):
+            for name, thing in objects.items():
+                saved = state.get(group, {}).get(name)
+                if saved:
+                    thing.load_state_dict(saved)
         self.step = int(state.get("step", 0))
-        self.epoch = int(state.get("epoch", 0))
+        self.epoch = self._progress_start = int(state.get("epoch", 0))
+        start = state.get("start_loss")
+        self.start_loss = float(start) if start is not None else None
         rng = state.get("rng", {})
         if "shuffle" in rng:
             self.generator.set_state(rng["shuffle"])
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])
-        self.history = copy.deepcopy(self.doc.metrics.get("history", {}))
+        self.history = History.from_dict(self.doc.metrics.get("history", {}))
+        self.load_extra_state(state.get("extra", {}) or {})
 
     def _install_hooks(self) -> None:
         """Hook exactly the watched nodes' submodules (named by node id, `class` -> `class_`)."""
@@ -265,7 +408,7 @@ class Trainer:
         self._hooked_ids = set()
         watched = set(self._watch)
         for model in self.models.values():
-            for node_id, attribute in model.meta.get("submodules", {}).items():
+            for node_id, attribute in getattr(model, "meta", {}).get("submodules", {}).items():
                 if node_id in watched:
                     module = model.get_submodule(attribute)
                     self._hooks.append(module.register_forward_hook(self._make_hook(node_id)))
@@ -294,11 +437,11 @@ class Trainer:
             handle.remove()
         self._hooks = []
 
-    def _restore_good_state(self) -> None:
+    def _restore_good_state(self, always: bool = False) -> None:
+        """Back to the snapshot: always after divergence, else where weights are not finite."""
         for name, state in self._good_state.items():
             model = self.models[name]
-            finite = all(torch.isfinite(p).all() for p in model.parameters())
-            if not finite:
+            if always or not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(state)
 
     def _publish_results(self) -> None:
@@ -307,14 +450,17 @@ class Trainer:
             name: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
             for name, m in self.models.items()
         }
-        self.doc.metrics = {**self.metrics, "history": self.history}
+        self.doc.metrics = {**self.metrics, "history": self.history.as_dict()}
         self.doc.train_state = {
             "task": self.task,
             "step": self.step,
             "epoch": self.epoch,
+            "start_loss": self.start_loss,
             "optimizers": {n: _cpu_state(o.state_dict()) for n, o in self.optimizers.items()},
+            "schedulers": {n: _cpu_state(s.state_dict()) for n, s in self.schedulers.items()},
             # Random states, so a resumed run continues exactly as an uninterrupted one.
             "rng": {"shuffle": self.generator.get_state(), "torch": torch.get_rng_state()},
+            "extra": _cpu_state(self.extra_state()),
         }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections import deque
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from engine.errors import NetCanvasError
-from engine.training.base import StopRequested, Trainer
+from engine.training.episodic import EpisodicTrainer, rng_state, set_rng_state
 from engine.training.events import Episode, Event, Step
 from engine.training.feeding import first_output, input_sources
 from engine.training.rl import (
@@ -30,8 +31,6 @@ from engine.training.rl import (
     check_action_width,
     encoder,
     greedy_evaluation,
-    load_environment,
-    total_episodes,
 )
 from engine.training.settings import section, setting
 from engine.training.setup import make_optimizer
@@ -58,6 +57,23 @@ class ReplayBuffer:
         self.cursor = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    def state(self) -> dict[str, Any]:
+        """The filled part as tensors (a bundle stores them in safetensors, never pickled)."""
+        n = self.size
+        arrays = {"states": self.states, "next_states": self.next_states, "actions": self.actions,
+                  "rewards": self.rewards, "terminal": self.terminal}
+        return {"size": n, "cursor": self.cursor,
+                **{k: torch.from_numpy(a[:n].copy()) for k, a in arrays.items()}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        n = int(state["size"])
+        if n > self.capacity:
+            raise NetCanvasError(f"the saved replay buffer holds {n} transitions but "
+                                 f"training.dqn.buffer_size is {self.capacity}")
+        for key in ("states", "next_states", "actions", "rewards", "terminal"):
+            getattr(self, key)[:n] = np.asarray(state[key]).reshape(getattr(self, key)[:n].shape)
+        self.size, self.cursor = n, int(state["cursor"]) % self.capacity
+
     def sample(self, count: int, rng: np.random.Generator, device: torch.device,
                ) -> tuple[torch.Tensor, ...]:
         idx = rng.integers(0, self.size, count)
@@ -66,17 +82,14 @@ class ReplayBuffer:
         return tuple(torch.from_numpy(a).to(device) for a in arrays)
 
 
-class DqnTrainer(Trainer):
+class DqnTrainer(EpisodicTrainer):
     """Epsilon-greedy acting, replay, (double) DQN targets, hard or soft target updates."""
 
     task = "dqn"
-
-    @property
-    def total_epochs(self) -> int:
-        return total_episodes(self.training, "dqn", self.options.epochs, 500)
+    default_episodes = 500
 
     def setup(self) -> None:
-        self.data = data = load_environment(self.training, self.seed, self.task)
+        self.data = data = self.load_environment()
         self.q = self.build("q_network")
         if input_sources(self.doc, "q_network", self.q) != ["x"]:
             raise NetCanvasError("network 'q_network' must have exactly one Input, with source 'x' "
@@ -96,14 +109,35 @@ class DqnTrainer(Trainer):
         self.optimizers = {"q_network": self.optimizer}
         self.buffer = ReplayBuffer(self.buffer_size, data.observation_shape)
         self.rng = np.random.default_rng(self.seed)
-        self.env = data.make()
-        self.eval_env = data.make()
-        self.env_steps = int(self.doc.metrics.get("env_steps", 0)) if self.options.resume else 0
-        self.rewards: list[float] = []
+        self.env = self.make_env()
+        self.eval_env = self.make_env()
+        self.env_steps = 0
         self.best: dict[str, Any] | None = None
-        self.next_eval_episode = 0
+        self.online: dict[str, torch.Tensor] | None = None  # training weights, when best replaced them
         self.pending: list[float] = []  # losses not yet reported in a Step event
         self.pending_since = time.perf_counter()
+
+    def extra_state(self) -> dict[str, Any]:
+        """Everything an uninterrupted run would still have: replay, target net, RNGs, counters."""
+        best = self.best and {**self.best, "weights": _cpu(self.best["weights"])}
+        return {**super().extra_state(), "buffer": self.buffer.state(),
+                "target": _cpu(self.target.state_dict()), "env_steps": self.env_steps,
+                "rng": rng_state(self.rng), "best": best, "pending": list(self.pending),
+                "online": self.online}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_state(state)
+        if "buffer" in state:
+            self.buffer.load_state(state["buffer"])
+        if "target" in state:
+            self.target.load_state_dict(state["target"])
+        if state.get("online"):
+            self.q.load_state_dict(state["online"])
+        if "rng" in state:
+            set_rng_state(self.rng, state["rng"])
+        self.env_steps = int(state.get("env_steps", self.doc.metrics.get("env_steps", 0)))
+        self.best = state.get("best") or None
+        self.pending = [float(v) for v in state.get("pending", [])]
 
     def read_settings(self) -> None:
         def get(key, default, kind=float, **limits):
@@ -130,6 +164,7 @@ class DqnTrainer(Trainer):
         self.grad_clip = get("grad_clip", 10.0, minimum=0.0)
         self.eval_episodes = get("eval_episodes", 20, int, minimum=1)
         self.solve_window = get("solve_window", 10, int, minimum=1)
+        self.recent = deque(self.recent, maxlen=self.solve_window)
         self.eval_every = get("eval_every", 10, int, minimum=0)
         self.threshold = get("reward_threshold", self.data.reward_threshold, float)
         self.log_every = get("log_every", 50, int, minimum=1)
@@ -147,7 +182,7 @@ class DqnTrainer(Trainer):
         was_training = self.q.training
         if self.modal:  # act without dropout noise, and with BatchNorm's running statistics
             self.q.eval()
-        values = first_output(self.q(torch.from_numpy(state).unsqueeze(0).to(self.device)))
+        values = self.forward(self.q, torch.from_numpy(state).unsqueeze(0).to(self.device))
         if self.modal:
             self.q.train(was_training)
         return int(values.argmax(-1).item())
@@ -165,28 +200,22 @@ class DqnTrainer(Trainer):
             self.batch_size, self.rng, self.device)  # (B, *obs), (B,), (B,), (B, *obs), (B,)
         n = len(states)
         if self.double and self.fuse:  # one online pass over both halves: call overhead dominates
-            online = first_output(self.q(torch.cat([states, next_states])))  # (2B, A)
+            online = self.forward(self.q, torch.cat([states, next_states]))  # (2B, A)
             values, choice = online[:n], online[n:].detach().argmax(1, keepdim=True)
         else:
-            values = first_output(self.q(states))  # (B, A)
+            values = self.forward(self.q, states)  # (B, A)
             if self.double:
                 with torch.no_grad():
-                    choice = first_output(self.q(next_states)).argmax(1, keepdim=True)
+                    choice = self.forward(self.q, next_states).argmax(1, keepdim=True)
         values = values.gather(1, actions[:, None]).squeeze(1)  # (B,)
         with torch.no_grad():
-            following = first_output(self.target(next_states))  # (B, A)
+            following = self.forward(self.target, next_states)  # (B, A)
             if self.double:
                 best_next = following.gather(1, choice).squeeze(1)
             else:
                 best_next = following.max(1).values
             targets = rewards + self.gamma * (1.0 - terminal) * best_next
-        loss = self.loss_fn(values, targets)
-        value = self.check_loss(loss)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.grad_clip:
-            nn.utils.clip_grad_norm_(self.q.parameters(), self.grad_clip)
-        self.optimizer.step()
+        value = self.apply(self.loss_fn(values, targets), self.optimizer, self.grad_clip)
         self.step += 1
         self.update_target()
         return value
@@ -201,37 +230,14 @@ class DqnTrainer(Trainer):
 
     # ---- the loop --------------------------------------------------------------
 
-    def train(self) -> Iterator[Event]:
-        try:
-            yield from self._episodes()
-        except StopRequested:  # stopping is prompt: no evaluation, the training record only
-            self.metrics = self.summary()
-            raise
-        else:
-            self.metrics = self.finish()
-        finally:
-            self.env.close()
-            self.eval_env.close()
-
-    def _episodes(self) -> Iterator[Event]:
+    def episode_ended(self, episode: int, stats: dict[str, Any]) -> Iterator[Event]:
+        self.record("episode_reward", stats["reward"])
+        self.record("episode_length", stats["length"])
         self.remember_good_state()
-        self.q.train()
-        start = self.epoch
-        for episode in range(start, self.total_epochs):
-            self.checkpoint_controls()
-            # Seeded once per run (resumed runs at their own episode), then the env's RNG goes on.
-            stats = yield from self.play(self.seed + episode if episode == start else None)
-            self.epoch = episode + 1
-            self.rewards.append(stats["reward"])
-            self.record("episode_reward", stats["reward"])
-            self.record("episode_length", stats["length"])
-            self.remember_good_state()
-            yield Episode(episode + 1, stats["reward"], stats["length"], self.epsilon,
-                          self.progress(episode + 1), stats["loss"])
-            if self.time_to_evaluate(episode + 1) and self.evaluate_and_check(episode + 1):
-                return  # solved: the greedy policy reaches the threshold
+        yield Episode(episode + 1, stats["reward"], stats["length"], self.epsilon,
+                      self.progress(episode + 1), stats["loss"])
 
-    def play(self, seed: int | None) -> Generator[Event, None, dict[str, Any]]:
+    def play(self, episode: int, seed: int | None) -> Generator[Event, None, dict[str, Any]]:
         """One training episode; yields throttled Step events, returns its statistics."""
         obs, _ = self.env.reset(seed=seed)
         state, done = self.encode(obs), False
@@ -268,15 +274,6 @@ class DqnTrainer(Trainer):
 
     # ---- evaluation ------------------------------------------------------------
 
-    def time_to_evaluate(self, episodes: int) -> bool:
-        """Greedy checks cost time; run one when training looks solved, or every eval_every."""
-        if episodes < self.next_eval_episode:
-            return False
-        recent = self.rewards[-self.solve_window:]
-        looks_solved = (self.threshold is not None and len(recent) == self.solve_window
-                        and float(np.mean(recent)) >= self.threshold)
-        return looks_solved or bool(self.eval_every and episodes % self.eval_every == 0)
-
     def greedy_result(self, offset: int) -> dict[str, Any]:
         self.q.eval()  # no dropout noise in the policy being judged
         try:
@@ -309,6 +306,7 @@ class DqnTrainer(Trainer):
             current = (best["mean_reward"] if best["episode"] == self.epoch
                        else self.greedy_result(CHECK_SEED_OFFSET)["eval_mean_reward"])
             if best["mean_reward"] > current:
+                self.online = _cpu(self.q.state_dict())  # a resumed run goes on from these
                 self.q.load_state_dict(best["weights"])
             metrics.update(best_check_episode=best["episode"],
                            best_check_mean_reward=max(best["mean_reward"], current))
@@ -319,7 +317,11 @@ class DqnTrainer(Trainer):
         return metrics
 
     def summary(self) -> dict[str, Any]:
-        recent = self.rewards[-self.solve_window:]
+        recent = list(self.recent)
         return {"episodes": self.epoch, "env_steps": self.env_steps, "gradient_steps": self.step,
                 "train_mean_reward_recent": float(np.mean(recent)) if recent else None,
                 "reward_threshold": self.threshold}
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}

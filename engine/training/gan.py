@@ -11,7 +11,6 @@ them and the data, so the write-up's MLP GAN and a convolutional one both work.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -21,8 +20,8 @@ from engine.compiler import checked_network
 from engine.data import ArrayDataset, load_dataset
 from engine.errors import NetCanvasError
 from engine.training.base import Trainer
-from engine.training.events import Epoch, Event, Samples, Step
-from engine.training.feeding import batches, first_output, input_sources, to_tensor
+from engine.training.events import Event, Samples
+from engine.training.feeding import batches, input_sources, to_tensor
 from engine.training.settings import section, setting
 from engine.training.setup import make_loss, make_optimizer
 
@@ -35,6 +34,9 @@ class GanTrainer(Trainer):
     """Alternating discriminator/generator updates over the real samples."""
 
     task = "gan"
+    # Adversarial losses wander by design (one network gains as the other loses), so the
+    # divergence guard (a loss exploding from its start) does not apply; NaN still stops it.
+    history_keys = ("epoch_train",)  # val holds D's scores, not a split's metrics
 
     def setup(self) -> None:
         data = load_dataset(self.training, self.seed)
@@ -90,6 +92,8 @@ class GanTrainer(Trainer):
                 f"network '{network}' must have exactly one Input, with source '{source}'; "
                 f"it has {', '.join(repr(s) for s in sources) or 'none'}")
         node = model.meta["inputs"][0]
+        # NOTE(coordinator): compile_network will record its check report in
+        # module.meta["report"] (issue 10); read the shape from there instead of re-checking.
         shape = checked_network(self.doc, network).nodes[node].outputs["out"]
         per_sample = tuple(shape[1:])
         if not per_sample or any(d is None for d in per_sample):
@@ -129,7 +133,7 @@ class GanTrainer(Trainer):
     # ---- one step ----------------------------------------------------------------
 
     def generate(self, noise: torch.Tensor) -> torch.Tensor:
-        out = first_output(self.g(noise))
+        out = self.forward(self.g, noise)
         n = len(noise)
         if out.numel() != n * math.prod(self.data_shape):
             raise NetCanvasError(
@@ -140,7 +144,7 @@ class GanTrainer(Trainer):
     def judge(self, samples: torch.Tensor) -> torch.Tensor:
         """One real/fake score per sample, the samples reshaped to what D's Input takes."""
         n = len(samples)
-        out = first_output(self.d(samples.reshape(n, *self.judge_shape)))
+        out = self.forward(self.d, samples.reshape(n, *self.judge_shape))
         if out.numel() != n:
             raise NetCanvasError(f"the discriminator gives {tuple(out.shape[1:])} per sample; it "
                                  "must give one score (end it with Linear(out_features=1))")
@@ -158,50 +162,37 @@ class GanTrainer(Trainer):
             batch = fake.detach() if k == 0 else self.generate(self.noise(n)).detach()
             d_loss = (self.loss_fn(self.judge(real), ones * self.real_label)
                       + self.loss_fn(self.judge(batch), ones * 0))
-            d_value = self.check_loss(d_loss)
-            self.optimizers["discriminator"].zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.optimizers["discriminator"].step()
-        g_loss = self.loss_fn(self.judge(fake), ones)
-        g_value = self.check_loss(g_loss)
-        self.optimizers["generator"].zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.optimizers["generator"].step()
+            d_value = self.apply(d_loss, self.optimizers["discriminator"])
+        g_value = self.apply(self.loss_fn(self.judge(fake), ones), self.optimizers["generator"])
         return d_value, g_value
 
-    # ---- the loop --------------------------------------------------------------
+    # ---- the loop's hooks ------------------------------------------------------
 
-    def train(self) -> Iterator[Event]:
-        self.remember_good_state()
-        for epoch in range(self.epoch, self.total_epochs):
-            self.epoch = epoch
-            self.g.train()
-            self.d.train()
-            sums = {"generator": 0.0, "discriminator": 0.0}
-            for i, idx in enumerate(batches(self.indices, self.batch_size, self.generator)):
-                self.checkpoint_controls()
-                began = time.perf_counter()
-                d_value, g_value = self.adversarial_step(self.real[idx].to(self.device))
-                self.step += 1
-                sums["generator"] += g_value
-                sums["discriminator"] += d_value
-                rate = len(idx) / max(time.perf_counter() - began, 1e-9)
-                yield Step(self.step, epoch + 1, g_value,
-                           self.optimizers["generator"].param_groups[0]["lr"], rate,
-                           self.progress(epoch + (i + 1) / self.steps_per_epoch),
-                           {"generator": g_value, "discriminator": d_value})
-                if (activations := self.pop_activations()) is not None:
-                    yield activations
-                if self.sample_every and self.step % self.sample_every == 0:
-                    yield self.samples()
-            self.epoch = epoch + 1
-            self.last = {k: v / self.steps_per_epoch for k, v in sums.items()}
-            self.record("epoch_train", dict(self.last))
-            self.remember_good_state()
-            yield Epoch(epoch + 1, dict(self.last), self.scores(), self.progress(epoch + 1))
-            yield from self.epoch_ended(epoch + 1)
-            if not self.sample_every:
-                yield self.samples()
+    def begin_epoch(self) -> None:
+        self.g.train()
+        self.d.train()
+        self.sums = {"generator": 0.0, "discriminator": 0.0}
+
+    def batches(self) -> Iterator[torch.Tensor]:
+        return batches(self.indices, self.batch_size, self.generator)
+
+    def train_step(self, idx: torch.Tensor) -> tuple[float, int, dict[str, float]]:
+        d_value, g_value = self.adversarial_step(self.real[idx].to(self.device))
+        self.sums["generator"] += g_value
+        self.sums["discriminator"] += d_value
+        return g_value, len(idx), {"generator": g_value, "discriminator": d_value}
+
+    def after_step(self) -> Iterator[Event]:
+        if self.sample_every and self.step % self.sample_every == 0:
+            yield self.samples()
+
+    def end_epoch(self) -> tuple[dict[str, float], dict[str, float]]:
+        self.last = {k: v / self.steps_per_epoch for k, v in self.sums.items()}
+        return dict(self.last), self.scores()
+
+    def after_epoch(self) -> Iterator[Event]:
+        if not self.sample_every:
+            yield self.samples()
 
     # ---- what the run shows ------------------------------------------------------
 

@@ -7,16 +7,12 @@ the loss. So one step is one epoch, and accuracy is measured per mask.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import torch
 
 from engine.data import GraphDataset, load_dataset
 from engine.errors import NetCanvasError
 from engine.training.base import Trainer
-from engine.training.events import Epoch, Event, Step
-from engine.training.feeding import check_sources, first_output, input_sources, to_tensor
+from engine.training.feeding import check_sources, input_sources, to_tensor
 from engine.training.metrics import classification_report
 from engine.training.setup import make_loss, make_optimizer, make_scheduler
 
@@ -27,6 +23,7 @@ class NodeClassificationTrainer(Trainer):
     """Full-graph gradient descent with the loss on the labelled (train) nodes only."""
 
     task = "node_classification"
+    guard_divergence = True
 
     def setup(self) -> None:
         data = load_dataset(self.training, self.seed)
@@ -46,8 +43,9 @@ class NodeClassificationTrainer(Trainer):
         self.loss_fn = make_loss(self.loss_name)
         self.optimizer = make_optimizer(self.training.get("optimizer"), self.model.parameters())
         self.optimizers = {"main": self.optimizer}
-        self.scheduler = make_scheduler(self.training.get("lr_schedule"), self.optimizer,
-                                        self.total_epochs)
+        scheduler = make_scheduler(self.training.get("lr_schedule"), self.optimizer,
+                                   self.total_epochs)
+        self.schedulers = {"main": scheduler} if scheduler is not None else {}
         fields = {"adjacency": data.adjacency, "features": data.features}
         self.inputs = [to_tensor(fields[s], self.device).float() for s in self.sources]
         self.labels = to_tensor(data.labels, self.device).long()  # (V,)
@@ -55,9 +53,10 @@ class NodeClassificationTrainer(Trainer):
         if not bool(self.masks["train"].any()):
             raise NetCanvasError(f"dataset '{data.name}' has no labelled (train) nodes")
         self.steps_per_epoch = 1
+        self.chance = 1.0 / max(data.num_classes, 1)
 
-    def forward(self) -> torch.Tensor:
-        out = first_output(self.model(*self.inputs))  # (V, C)
+    def forward_graph(self) -> torch.Tensor:
+        out = self.forward(self.model, *self.inputs)  # (V, C)
         if out.dim() != 2 or out.shape[0] != len(self.labels):
             raise NetCanvasError(
                 f"the network outputs {tuple(out.shape)} but the graph has {len(self.labels)} "
@@ -70,38 +69,22 @@ class NodeClassificationTrainer(Trainer):
                 f"{self.data.num_classes}")
         return out
 
-    # ---- the loop --------------------------------------------------------------
+    # ---- the loop's hooks ------------------------------------------------------
 
-    def train(self) -> Iterator[Event]:
-        train_mask = self.masks["train"]
-        self.remember_good_state()
-        for epoch in range(self.epoch, self.total_epochs):
-            self.checkpoint_controls()
-            self.epoch = epoch
-            began = time.perf_counter()
-            self.model.train()
-            out = self.forward()
-            loss = self.loss_fn(out[train_mask], self.labels[train_mask])
-            value = self.check_loss(loss)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if self.scheduler is not None:
-                self.scheduler.step()
-            self.step += 1
-            self.epoch = epoch + 1
-            rate = len(self.labels) / max(time.perf_counter() - began, 1e-9)
-            yield Step(self.step, epoch + 1, value, self.optimizer.param_groups[0]["lr"], rate,
-                       self.progress(epoch + 1))
-            if (activations := self.pop_activations()) is not None:
-                yield activations
-            train = {"loss": value, "accuracy": self._accuracy(out.detach(), "train")}
-            val = self.evaluate("val")
-            self.record("epoch_train", train)
-            self.record("epoch_val", val)
-            self.remember_good_state()
-            yield Epoch(epoch + 1, train, val, self.progress(epoch + 1))
-            yield from self.epoch_ended(epoch + 1)
+    def batches(self) -> list[None]:
+        return [None]  # the whole graph is the one sample of every step
+
+    def train_step(self, batch: None) -> tuple[float, int, dict[str, float]]:
+        self.model.train()
+        out = self.forward_graph()
+        mask = self.masks["train"]
+        value = self.apply(self.loss_fn(out[mask], self.labels[mask]), self.optimizer)
+        self.last = value, out.detach()
+        return value, len(self.labels), {}
+
+    def end_epoch(self) -> tuple[dict[str, float], dict[str, float]]:
+        value, out = self.last
+        return {"loss": value, "accuracy": self._accuracy(out, "train")}, self.evaluate("val")
 
     # ---- evaluation ------------------------------------------------------------
 
@@ -114,7 +97,7 @@ class NodeClassificationTrainer(Trainer):
     @torch.no_grad()
     def evaluate(self, split: str) -> dict[str, float]:
         self.model.eval()
-        out = self.forward()
+        out = self.forward_graph()
         mask = self.masks.get(split)
         if mask is None or not bool(mask.any()):
             return {}
@@ -127,7 +110,7 @@ class NodeClassificationTrainer(Trainer):
                    for k, v in self.evaluate(split).items()}
         mask = self.masks.get("test")
         if mask is not None and bool(mask.any()):
-            predicted = self.forward()[mask].argmax(-1)
+            predicted = self.forward_graph()[mask].argmax(-1)
             names = [str(n) for n in self.data.class_names] if self.data.class_names else None
             metrics.update(classification_report(
                 predicted.cpu().numpy(), self.labels[mask].cpu().numpy(), self.data.num_classes,

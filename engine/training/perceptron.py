@@ -8,7 +8,6 @@ convergence theorem promises it reaches zero on linearly separable data.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,8 +16,7 @@ import torch
 from engine.data import ArrayDataset, load_dataset
 from engine.errors import NetCanvasError
 from engine.training.base import Trainer
-from engine.training.events import Epoch, Event, Step
-from engine.training.feeding import batches, check_sources, first_output, input_sources, to_tensor
+from engine.training.feeding import batches, check_sources, input_sources, to_tensor
 from engine.training.metrics import classification_report
 from engine.training.settings import chain_blocks, section, setting
 
@@ -88,36 +86,27 @@ class PerceptronTrainer(Trainer):
             return float(optimizer["lr"])
         return 1.0
 
-    # ---- the loop --------------------------------------------------------------
+    # ---- the loop's hooks ------------------------------------------------------
 
-    def train(self) -> Iterator[Event]:
-        train_idx = self.splits["train"]
-        self.remember_good_state()
-        for epoch in range(self.epoch, self.total_epochs):
-            self.epoch = epoch
-            errors = 0
-            for i, idx in enumerate(batches(train_idx, self.chunk, self.generator)):
-                self.checkpoint_controls()
-                began = time.perf_counter()
-                mistakes = self._present(idx)
-                errors += mistakes
-                self.step += 1
-                rate = len(idx) / max(time.perf_counter() - began, 1e-9)
-                yield Step(self.step, epoch + 1, float(mistakes), self.lr, rate,
-                           self.progress(epoch + (i + 1) / self.steps_per_epoch))
-                if (activations := self.pop_activations()) is not None:
-                    yield activations
-            self.epoch = epoch + 1
-            train = {"errors": float(errors), "accuracy": self.accuracy("train")}
-            val = {"accuracy": self.accuracy("val")}
-            self.record("epoch_train", train)
-            self.record("epoch_val", val)
-            self.remember_good_state()
-            self.converged = errors == 0
-            yield Epoch(epoch + 1, train, val, 1.0 if self.converged else self.progress(epoch + 1))
-            yield from self.epoch_ended(epoch + 1)
-            if self.converged:  # the convergence theorem's end: nothing left to correct
-                break
+    def learning_rate(self) -> float:
+        return self.lr  # the rule's rate; there is no optimizer
+
+    def begin_epoch(self) -> None:
+        self.errors = 0
+
+    def batches(self) -> Iterator[torch.Tensor]:
+        return batches(self.splits["train"], self.chunk, self.generator)
+
+    def train_step(self, idx: torch.Tensor) -> tuple[float, int, dict[str, float]]:
+        """A chunk of samples shown one by one; the 'loss' is the mistakes it made."""
+        mistakes = self._present(idx)
+        self.errors += mistakes
+        return float(mistakes), len(idx), {}
+
+    def end_epoch(self) -> tuple[dict[str, float], dict[str, float]]:
+        self.converged = self.errors == 0  # the convergence theorem's end: nothing to correct
+        train = {"errors": float(self.errors), "accuracy": self.accuracy("train")}
+        return train, {"accuracy": self.accuracy("val")}
 
     @torch.no_grad()
     def _present(self, idx: torch.Tensor) -> int:
@@ -126,7 +115,7 @@ class PerceptronTrainer(Trainer):
         weight, bias = self.linear.weight, self.linear.bias  # (k, F), (k,)
         for j in idx.tolist():
             x = self.x[j : j + 1]  # (1, ...)
-            predicted = first_output(self.model(x)).reshape(-1)  # (k,) of 0/1
+            predicted = self.forward(self.model, x).reshape(-1)  # (k,) of 0/1
             delta = self._targets(self.y[j]) - predicted  # (k,) in {-1, 0, 1}
             if bool(delta.any()):
                 mistakes += 1
@@ -150,7 +139,7 @@ class PerceptronTrainer(Trainer):
         """Class per sample: the step output for one unit, the highest score for k."""
         x = self.x[idx].to(self.device)
         if self.units == 1:
-            return first_output(self.model(x)).reshape(-1).long()
+            return self.forward(self.model, x).reshape(-1).long()
         scores = self.linear(x.reshape(len(x), -1))  # (N, k) before the Step
         return scores.argmax(-1)
 

@@ -10,34 +10,32 @@ of this preset is the classic algorithm, not gradient descent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from engine.errors import NetCanvasError
-from engine.training.base import StopRequested, Trainer
+from engine.training.episodic import EpisodicTrainer, rng_state, set_rng_state
 from engine.training.events import Episode, Event
 from engine.training.feeding import input_sources
-from engine.training.rl import greedy_evaluation, load_environment, total_episodes
+from engine.training.rl import greedy_evaluation
 from engine.training.settings import chain_blocks, setting
 
 EXPECTED = ("network 'main' must be Input (one-hot state) → Linear(out_features=<actions>, "
             "bias=false) → Output: the Linear's weight is the Q-table")
 
 
-class QLearningTrainer(Trainer):
+class QLearningTrainer(EpisodicTrainer):
     """Epsilon-greedy episodes, one tabular update per transition, greedy evaluation."""
 
     task = "q_learning"
-
-    @property
-    def total_epochs(self) -> int:
-        return total_episodes(self.training, "q_learning", self.options.epochs, 10_000)
+    default_episodes = 10_000
 
     def setup(self) -> None:
-        self.data = data = load_environment(self.training, self.seed, self.task)
+        self.data = data = self.load_environment()
         if data.num_states is None:
             raise NetCanvasError(
                 f"tabular Q-learning needs discrete states (e.g. FrozenLake-v1); '{data.name}' has "
@@ -60,8 +58,19 @@ class QLearningTrainer(Trainer):
         self.table = self.weight.detach().cpu().numpy()
         self.shared = self.weight.device.type == "cpu"
         self.rng = np.random.default_rng(self.seed)
-        self.env = data.make()
-        self.successes: list[float] = []
+        self.env = self.make_env()
+        self.successes: deque[float] = deque(maxlen=100)  # the recent success rate's window
+        self.block: list[tuple[float, int, float]] = []
+
+    def extra_state(self) -> dict[str, Any]:
+        return {**super().extra_state(), "rng": rng_state(self.rng),
+                "successes": list(self.successes)}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_state(state)
+        if "rng" in state:
+            set_rng_state(self.rng, state["rng"])
+        self.successes.extend(float(v) for v in state.get("successes", []))
 
     def _check_architecture(self) -> str:
         chain = chain_blocks(self.doc, "main")
@@ -108,36 +117,22 @@ class QLearningTrainer(Trainer):
 
     # ---- the loop --------------------------------------------------------------
 
-    def train(self) -> Iterator[Event]:
-        try:
-            yield from self._episodes()
-        except StopRequested:  # stopping is prompt: no evaluation, the training record only
-            self.metrics = self.summary()
-            raise
-        else:
-            self.metrics = self.finish()
-        finally:
-            self.sync()
-            self.env.close()
+    def episode_ended(self, episode: int, stats: dict[str, Any]) -> Iterator[Event]:
+        """Episodes are reported in blocks of report_every, so long runs stay light."""
+        self.block.append((stats["reward"], stats["length"], stats["td"]))
+        self.successes.append(float(stats["reward"] > 0))
+        if len(self.block) == self.report_every or episode + 1 == self.total_epochs:
+            yield self.report(self.block)
+            self.block = []
+            if (activations := self.pop_activations()) is not None:
+                yield activations
 
-    def _episodes(self) -> Iterator[Event]:
-        start = self.epoch
-        block: list[tuple[float, int, float]] = []
-        self.remember_good_state()
-        for episode in range(start, self.total_epochs):
-            self.checkpoint_controls()
-            # Seeded once per run (a resumed run at its own episode); the env's RNG goes on.
-            block.append(self.play(episode, self.seed + episode if episode == start else None))
-            self.epoch = episode + 1
-            self.successes.append(float(block[-1][0] > 0))
-            if len(block) == self.report_every or episode + 1 == self.total_epochs:
-                yield self.report(block)
-                block = []
-                if (activations := self.pop_activations()) is not None:
-                    yield activations
+    def play(self, episode: int, seed: int | None) -> Generator[Event, None, dict[str, Any]]:
+        """One episode of updates: its reward, length and mean |TD error|; it yields no events."""
+        yield from ()
+        return self.learn_episode(episode, seed)
 
-    def play(self, episode: int, seed: int | None) -> tuple[float, int, float]:
-        """One episode of updates; returns (reward, length, mean |TD error|)."""
+    def learn_episode(self, episode: int, seed: int | None) -> dict[str, Any]:
         state, _ = self.env.reset(seed=seed)
         epsilon, alpha, table = self.epsilon(episode), self.step_size(episode), self.table
         reward_sum, length, td_sum, done = 0.0, 0, 0.0, False
@@ -151,7 +146,7 @@ class QLearningTrainer(Trainer):
             td_sum += abs(error)
             reward_sum, length, state = reward_sum + float(reward), length + 1, following
             done = terminated or truncated
-        return reward_sum, length, td_sum / max(length, 1)
+        return {"reward": reward_sum, "length": length, "td": td_sum / max(length, 1)}
 
     def report(self, block: list[tuple[float, int, float]]) -> Episode:
         """One Episode event for a block of episodes (their means), so long runs stay light."""
@@ -175,13 +170,16 @@ class QLearningTrainer(Trainer):
     # ---- results ------------------------------------------------------------
 
     def finish(self) -> dict[str, Any]:
+        self.sync()
         greedy = self.table.argmax(axis=0)  # (S,) best action per state
-        result = greedy_evaluation(self.env, lambda s: int(greedy[int(s)]), self.eval_episodes,
+        # Its own environment: the training one's random state goes on untouched (resume).
+        result = greedy_evaluation(self.make_env(), lambda s: int(greedy[int(s)]), self.eval_episodes,
                                    self.seed)
         return {**self.summary(), **result, "policy": greedy.tolist(),
                 "value": self.table.max(axis=0).round(4).tolist()}
 
     def summary(self) -> dict[str, Any]:
-        recent = self.successes[-100:]
+        self.sync()
+        recent = list(self.successes)
         return {"episodes": self.epoch,
                 "train_success_rate_recent": float(np.mean(recent)) if recent else None}
