@@ -213,8 +213,9 @@ def load_bundle(path: str | os.PathLike) -> Document:
 
 
 def _document(archive: BundleArchive) -> Document:
+    text = archive.read(DOCUMENT, MAX_DOCUMENT_BYTES)
     try:
-        return parse_document(archive.read(DOCUMENT, MAX_DOCUMENT_BYTES))
+        return parse_document(text)
     except DocumentError as exc:
         at = f"{DOCUMENT}:{exc.path}" if exc.path else DOCUMENT
         raise DocumentError(archive.file, at, exc.reason) from None

@@ -205,7 +205,8 @@ def _ints(value: object) -> bool:
 
 
 def describe_bytes(count: int) -> str:
-    return f"{size_text(count)} ({count:,} bytes)"
+    """`2.0 GiB (2,147,483,648 bytes)`: readable, and exact for whoever compares."""
+    return size_text(count) if count < 1024 else f"{size_text(count)} ({count:,} bytes)"
 
 
 __all__ = ["BundleArchive", "TensorTable", "describe_bytes"]

@@ -77,7 +77,7 @@ def read_regular(path: str | os.PathLike, limit: int = MAX_DOCUMENT_BYTES) -> by
 
 def too_large(size: int, limit: int) -> str:
     return (f"too large: {size_text(size)} ({size:,} bytes), more than the "
-            f"{size_text(limit)} ({limit:,} bytes) allowed")
+            f"{size_text(limit)} ({limit:,} bytes) a file in this role may hold")
 
 
 def parse_json(data: str | bytes, file: str, at: str = "") -> Any:
