@@ -22,21 +22,21 @@ import json
 import math
 import os
 import zipfile
-import zlib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from engine.bundle_schema import validate_metrics, validate_train_state
+from engine.bundle_zip import BundleArchive, TensorTable, describe_bytes
 from engine.document import Document
 from engine.errors import DocumentError, NetCanvasError
 from engine.fileio import atomic_write_bytes
-from engine.readwrite import document_to_json, parse_document
+from engine.readwrite import LONE_SURROGATE, document_bytes, parse_document
+from engine.safeload import MAX_DOCUMENT_BYTES, MiB, parse_json
 
 DOCUMENT = "document.json"
 WEIGHTS = "weights.safetensors"
@@ -67,7 +67,7 @@ def save_bundle(doc: Document, models: Mapping[str, nn.Module | Mapping[str, Any
     state_tree, state_tensors = encode_tree(doc.train_state if train_state is None else train_state)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        _write(zf, DOCUMENT, document_to_json(doc).encode("utf-8"))
+        _write(zf, DOCUMENT, document_bytes(doc))
         _write(zf, WEIGHTS, save_safetensors(weights, {"format": "netcanvas",
                                                        "bundle_version": str(BUNDLE_VERSION)}),
                compress=False)
@@ -104,7 +104,9 @@ def _write(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool = True) -
 
 
 def _dumps(value: Any) -> bytes:
-    return (json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    """UTF-8 JSON; a lone surrogate (only code can make one) becomes U+FFFD, never an error."""
+    text = json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def plain_json(value: Any, where: str = "metrics") -> Any:
@@ -184,80 +186,131 @@ def _hashable(key: Any) -> Any:
 
 # ---- reading ------------------------------------------------------------------
 
+MAX_METRICS_BYTES = 32 * MiB  # a million-step loss history written one number a line
+MAX_STATE_JSON_BYTES = 16 * MiB
+WEIGHTS_FLOOR = 64 * MiB  # for networks whose parameters checking cannot work out
+STATE_FLOOR = 16 * MiB  # random states and counters
+STATE_PER_WEIGHT_BYTE = 4  # Adam keeps two moments per parameter; room for more
+
 
 def load_bundle(path: str | os.PathLike) -> Document:
     """Open a `.ncz`: the document with `weights`, `metrics` and `train_state` filled.
 
-    Every problem is a DocumentError naming the file and the member at fault.
+    Every problem is a DocumentError naming the file and the member at fault;
+    no member is unpacked before its declared size is checked against its role.
     """
     file = str(path)
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise DocumentError(file, "", "no such file") from None
-    except OSError as exc:
-        raise DocumentError(file, "", f"cannot read the file: {exc.strerror or exc}") from None
-    except zipfile.BadZipFile:
-        raise DocumentError(file, "", "not a NetCanvas bundle (it is not a zip file)") from None
-    with zf:
-        reader = _MemberReader(zf, file)
-        try:
-            doc = parse_document(reader.read(DOCUMENT))
-        except DocumentError as exc:
-            at = f"{DOCUMENT}:{exc.path}" if exc.path else DOCUMENT
-            raise DocumentError(file, at, exc.reason) from None
-        doc.weights = _split_weights(doc, reader.tensors(WEIGHTS), file)
-        doc.metrics = reader.json(METRICS)
-        if not isinstance(doc.metrics, dict):
-            raise DocumentError(file, METRICS, "expected a JSON object of metrics")
-        if STATE_JSON in zf.namelist():
-            tensors = reader.tensors(STATE_TENSORS) if STATE_TENSORS in zf.namelist() else {}
-            try:
-                doc.train_state = decode_tree(reader.json(STATE_JSON), tensors)
-            except (KeyError, ValueError, TypeError) as exc:
-                raise DocumentError(file, STATE_JSON, f"corrupt training state ({exc})") from None
-            if not isinstance(doc.train_state, dict):
-                raise DocumentError(file, STATE_JSON, "expected a JSON object")
+    with BundleArchive(path) as archive:
+        doc = _document(archive)
+        table = archive.tensor_table(WEIGHTS)
+        check_weight_table(doc, table, file)
+        doc.weights = _split_weights(doc, archive.tensors(WEIGHTS, table), file)
+        doc.metrics = validate_metrics(_json(archive, METRICS, MAX_METRICS_BYTES), file)
+        if STATE_JSON in archive.members:
+            doc.train_state = validate_train_state(_train_state(archive, table.data_bytes), file)
     doc.path = file
     return doc
 
 
-class _MemberReader:
-    """Reads one member at a time, turning every failure into a DocumentError."""
+def _document(archive: BundleArchive) -> Document:
+    text = archive.read(DOCUMENT, MAX_DOCUMENT_BYTES)
+    try:
+        return parse_document(text)
+    except DocumentError as exc:
+        at = f"{DOCUMENT}:{exc.path}" if exc.path else DOCUMENT
+        raise DocumentError(archive.file, at, exc.reason) from None
 
-    def __init__(self, zf: zipfile.ZipFile, file: str) -> None:
-        self.zf = zf
-        self.file = file
 
-    def read(self, member: str) -> bytes:
-        try:
-            return self.zf.read(member)
-        except KeyError:
-            raise DocumentError(self.file, member, "missing from the bundle") from None
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
-            raise DocumentError(self.file, member, f"damaged ({exc})") from None
+def _json(archive: BundleArchive, member: str, limit: int) -> Any:
+    return parse_json(archive.read(member, limit), archive.file, member)
 
-    def json(self, member: str) -> Any:
-        try:
-            return json.loads(self.read(member))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DocumentError(self.file, member, f"not valid JSON ({exc})") from None
 
-    def tensors(self, member: str) -> dict[str, torch.Tensor]:
-        try:
-            return load_safetensors(self.read(member))
-        except (SafetensorError, ValueError, TypeError, RuntimeError) as exc:
-            raise DocumentError(self.file, member, f"not a valid safetensors file ({exc})") from None
+def _train_state(archive: BundleArchive, weight_bytes: int) -> Any:
+    tree = _json(archive, STATE_JSON, MAX_STATE_JSON_BYTES)
+    tensors: dict[str, torch.Tensor] = {}
+    if STATE_TENSORS in archive.members:
+        table = archive.tensor_table(STATE_TENSORS)
+        budget = STATE_FLOOR + STATE_PER_WEIGHT_BYTE * weight_bytes
+        if table.data_bytes > budget:
+            raise archive.fail(STATE_TENSORS, f"declares {describe_bytes(table.data_bytes)} of "
+                               f"optimizer state for {describe_bytes(weight_bytes)} of weights; "
+                               f"at most {describe_bytes(budget)} is plausible")
+        tensors = archive.tensors(STATE_TENSORS, table)
+    try:
+        return decode_tree(tree, tensors)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise archive.fail(STATE_JSON, f"corrupt training state ({exc})") from None
+
+
+def check_weight_table(doc: Document, table: TensorTable, file: str) -> None:
+    """Every declared weight belongs to a network and has the shape the graph gives it.
+
+    Checked on the safetensors header, before any tensor is read: a network
+    that compiles must receive exactly its state_dict's keys and shapes (so
+    its weights take at most 8 bytes per parameter); the weights of networks
+    that do not compile yet (a graph with errors) share WEIGHTS_FLOOR.
+    """
+    by_network: dict[str, dict[str, str]] = {}
+    for key in table.shapes:
+        network, sep, name = key.partition("/")
+        if not sep or network not in doc.networks:
+            raise DocumentError(file, WEIGHTS, f"weight '{_printable(key)}' belongs to no network "
+                                f"of the document (it has: {', '.join(doc.networks) or 'none'})")
+        by_network.setdefault(network, {})[name] = key
+    unchecked = 0
+    for network, names in by_network.items():
+        expected = expected_state_shapes(doc, network)
+        if expected is None:
+            unchecked += sum(table.nbytes(key) for key in names.values())
+            continue
+        _same_state(expected, names, table, network, file)
+    if unchecked > WEIGHTS_FLOOR:
+        raise DocumentError(file, WEIGHTS, f"declares {describe_bytes(unchecked)} of weights for "
+                            "networks whose size cannot be checked (fix the graph's errors); "
+                            f"at most {describe_bytes(WEIGHTS_FLOOR)} is read")
+
+
+def _same_state(expected: dict[str, tuple[int, ...]], names: dict[str, str], table: TensorTable,
+                network: str, file: str) -> None:
+    extra = sorted(set(names) - set(expected))
+    if extra:
+        raise DocumentError(file, WEIGHTS, f"weight '{_printable(names[extra[0]])}' is not a "
+                            f"parameter of network '{network}' ({len(extra)} such)")
+    missing = sorted(set(expected) - set(names))
+    if missing:
+        raise DocumentError(file, WEIGHTS, f"weight '{network}/{missing[0]}' is missing "
+                            f"({len(missing)} of {len(expected)} missing)")
+    for name, key in names.items():
+        if table.shapes[key] != expected[name]:
+            raise DocumentError(file, WEIGHTS, f"weight '{key}' has shape "
+                                f"{_dims(table.shapes[key])}; the graph needs {_dims(expected[name])}")
+
+
+def expected_state_shapes(doc: Document, network: str) -> dict[str, tuple[int, ...]] | None:
+    """The network's state_dict shapes, built on the meta device; None if it does not compile."""
+    from engine.compiler import compile_network  # torch.fx: loaded when a bundle is
+
+    try:
+        with torch.device("meta"):
+            module = compile_network(doc, network, trained=False)
+    except Exception:  # any reason a graph does not build: its weights fall under the floor
+        return None
+    return {key: tuple(value.shape) for key, value in module.state_dict().items()}
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape)) or "a scalar"
+
+
+def _printable(text: str) -> str:
+    return ascii(text)[1:-1][:120]
 
 
 def _split_weights(doc: Document, flat: dict[str, torch.Tensor], file: str
                    ) -> dict[str, dict[str, torch.Tensor]]:
     weights: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in flat.items():
-        network, sep, name = key.partition("/")
-        if not sep or network not in doc.networks:
-            raise DocumentError(file, WEIGHTS, f"weight '{key}' belongs to no network of the "
-                                f"document (it has: {', '.join(doc.networks) or 'none'})")
+        network, _, name = key.partition("/")
         weights.setdefault(network, {})[name] = tensor
     return weights
 

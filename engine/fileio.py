@@ -1,31 +1,120 @@
-"""Atomic file writes: a crash or a full disk never leaves half a file behind."""
+"""Atomic file writes: a crash or a full disk never leaves half a file behind.
+
+The data goes to a temporary file beside the target (`.NAME.RANDOM.tmp`),
+is fsynced and renamed over the target. Three details make it behave like a
+plain write otherwise:
+
+- the file keeps its mode; a new file gets the usual one (0666 less the
+  umask, applied by the kernel when the temporary file is created);
+- a symbolic link is written through: its target is replaced, the link stays;
+- a save killed between creating and renaming its temporary file leaves it
+  behind; the next save of the same file removes it. Each save holds an
+  advisory lock on its own temporary file, so a save running at the same
+  time in another process is never disturbed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import secrets
+import stat
+import time
 from pathlib import Path
 
 from engine.errors import NetCanvasError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a stale file is one older than this
+    fcntl = None  # type: ignore[assignment]
+STALE_AFTER_S = 3600.0
+GRACE_S = 2.0  # a file this young may be a save between its creation and its lock
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync it, then rename over `path`."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+    """Write `data` to `path` (through a link), keeping its mode; all or nothing."""
+    target = _resolve(Path(path))
+    directory = target.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise NetCanvasError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    remove_stale_temporaries(target)
+    tmp = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as exc:
         raise NetCanvasError(f"cannot write {target}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _keep_mode(handle.fileno(), target)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+            if fcntl is not None:
+                os.replace(tmp, target)  # while locked: no other save takes it for stale
+        if fcntl is None:
+            os.replace(tmp, target)  # Windows renames only a closed file
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise NetCanvasError(
             f"cannot write {target}: {exc.strerror or exc}; the previous file is unchanged"
         ) from exc
+
+
+def _resolve(path: Path) -> Path:
+    """The file a save must replace: the final target of a symbolic link, else `path`."""
+    if not path.is_symlink():
+        return path
+    return Path(os.path.realpath(path))
+
+
+def _keep_mode(fd: int, target: Path) -> None:
+    """Give the new file the permission bits of the one it replaces."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:  # a new file: the mode os.open chose under the umask stays
+        return
+    with contextlib.suppress(OSError, AttributeError):  # no modes: FAT, some mounts, Windows
+        os.fchmod(fd, mode)
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete temporary files that killed saves of `target` left; return what went."""
+    removed = []
+    for tmp in target.parent.glob(f".{_glob_escape(target.name)}.*.tmp"):
+        if _abandoned(tmp):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+def _abandoned(tmp: Path) -> bool:
+    """No live save holds the file's lock (or, without locks, it is an hour old)."""
+    try:
+        age = time.time() - tmp.lstat().st_mtime
+    except OSError:
+        return False
+    if fcntl is None or age < GRACE_S:
+        return age > STALE_AFTER_S
+    try:
+        fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # locked: a save in progress
+        return False
+    finally:
+        os.close(fd)
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from engine.blocks import CATALOGUE
 from engine.document import IDENTIFIER, Document, Edge, Network, split_address
 from engine.errors import DocumentError
 from engine.fileio import atomic_write_bytes
+from engine.safeload import MAX_DOCUMENT_BYTES, parse_json, read_regular
 
 FORMAT = "netcanvas"
 VERSION = 1
@@ -167,18 +168,7 @@ def _describe(value: Any) -> str:
 
 def parse_document(text: str | bytes, file: str = "") -> Document:
     """Build a Document from JSON text; DocumentError says what and where."""
-    try:
-        raw = json.loads(text)
-    except UnicodeDecodeError:
-        raise DocumentError(file, "", "not a text file (it is not valid UTF-8)") from None
-    except json.JSONDecodeError as exc:
-        raise DocumentError(
-            file, "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise DocumentError(file, "", "not a NetCanvas document: JSON nested too deeply") from None
-    except ValueError:  # an integer longer than Python agrees to convert
-        raise DocumentError(file, "", "not valid JSON: a number has too many digits") from None
+    raw = parse_json(text, file)  # depth, lone surrogates: refused with their path
     try:
         return _Reader(file).document(raw)
     except RecursionError:  # a parameter value nested deeper than we can describe
@@ -186,11 +176,8 @@ def parse_document(text: str | bytes, file: str = "") -> Document:
 
 
 def load_json_document(path: str | os.PathLike) -> Document:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise DocumentError(str(path), "", f"cannot read the file: {exc.strerror or exc}") from None
-    doc = parse_document(data, str(path))
+    """A `.json` document: a regular file of at most MAX_DOCUMENT_BYTES."""
+    doc = parse_document(read_regular(path, MAX_DOCUMENT_BYTES), str(path))
     doc.path = str(path)
     return doc
 
@@ -221,12 +208,20 @@ def document_to_json(doc: Document) -> str:
     return json.dumps(document_to_dict(doc), indent=2, ensure_ascii=False) + "\n"
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # never paired in a str: json joins pairs
+
+
+def document_bytes(doc: Document) -> bytes:
+    """The file's UTF-8 bytes; saving never fails on text.
+
+    A lone surrogate can reach a document only through code (loading refuses
+    it, as no UTF-8 file can hold one); it is written as U+FFFD, the
+    replacement character, so the file saves and opens again.
+    """
+    return LONE_SURROGATE.sub("\ufffd", document_to_json(doc)).encode("utf-8")
+
+
 def save_document(doc: Document, path: str | os.PathLike) -> None:
     """Write the document atomically; the previous file survives any failure."""
-    text = document_to_json(doc)
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate read from a file: keep it as a \u escape
-        data = (json.dumps(document_to_dict(doc), indent=2) + "\n").encode("ascii")
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, document_bytes(doc))
     doc.path = str(path)

@@ -146,10 +146,20 @@ def test_every_preset_round_trips(tmp_path: Path, preset: Path):
     assert document_to_dict(engine.load_document(tmp_path / preset.name)) == document_to_dict(doc)
 
 
-def test_a_lone_surrogate_is_saved_as_an_escape(tmp_path: Path):
-    doc = parse_document('{"name": "bad \\ud800 text", "networks": {}}')
+def test_a_lone_surrogate_is_refused_at_load_with_its_path(tmp_path: Path):
+    path = tmp_path / "s.json"
+    path.write_text('{"name": "ok", "description": "bad \\udcff text", "networks": {}}')
+    with pytest.raises(DocumentError) as info:
+        load_json_document(path)
+    assert info.value.path == "description" and str(path) in str(info.value)
+    assert "lone surrogate ('\\udcff', position 4)" in info.value.reason
+    str(info.value).encode("utf-8")  # the message itself prints anywhere
+
+
+def test_a_lone_surrogate_made_in_code_saves_as_the_replacement_character(tmp_path: Path):
+    doc = engine.Document("bad \ud800 text")  # only code can make one: loading refuses it
     save_document(doc, tmp_path / "s.json")
-    assert load_json_document(tmp_path / "s.json").name == "bad \ud800 text"
+    assert load_json_document(tmp_path / "s.json").name == "bad \ufffd text"
 
 
 def test_newer_version_is_refused_clearly(tmp_path: Path):
