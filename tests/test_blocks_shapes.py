@@ -305,6 +305,13 @@ STRICTER = [
     ("ConvTranspose2d", {"kernel_size": 1, "stride": 2, "padding": 1, "output_padding": 1},
      {"in": (None, 1, 1, 2)}),
     ("GraphConv", {}, {"adjacency": (5, 5), "features": (None, 5, 3)}),
+    # A fixed count of 3 graphs against a batch N: torch broadcasts only when N is 1 or 3.
+    ("GraphConv", {}, {"adjacency": (3, 5, 5), "features": (None, 5, 3)}),
+    ("GraphConv", {}, {"adjacency": (None, 5, 5), "features": (2, 5, 3)}),
+    # One unbatched sample: fine in eval, "Expected more than 1 value per channel" in training.
+    ("BatchNorm1d", {}, {"in": (1, 6)}),
+    ("BatchNorm2d", {}, {"in": (1, 3, 1, 1)}),
+    ("BatchNorm1d", {}, {"in": (4, None)}),  # the batch where the channels should be
     ("Input", {"shape": [0, 3]}, {}),
     ("Input", {"shape": [-1]}, {}),
     # The batch axis N must stay N: joining or merging it gives 2N or N·k, which the
@@ -331,6 +338,17 @@ def test_refused_by_rule_and_by_torch(name: str, params: dict[str, Any], inputs:
     assert result.outputs == {}
     with pytest.raises((RuntimeError, ValueError, IndexError, AssertionError, TypeError)):
         run_block(spec, resolved, inputs)
+
+
+def test_non_finite_float_parameters_are_range_errors():
+    from engine.shapes import param_problems
+
+    for block, name in (("LeakyReLU", "negative_slope"), ("Dropout", "p"), ("BatchNorm1d", "eps"),
+                        ("LayerNorm", "eps"), ("Upsample", "scale_factor")):
+        for value in (float("nan"), float("inf"), float("-inf")):
+            problems = param_problems(CATALOGUE[block], {name: value})
+            assert problems and name in problems[0], (block, name, value, problems)
+    assert param_problems(CATALOGUE["BatchNorm1d"], {"eps": 0.0}), "torch refuses eps 0 in training"
 
 
 @pytest.mark.parametrize(("name", "params", "inputs"), STRICTER,

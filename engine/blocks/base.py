@@ -62,6 +62,8 @@ class Param:
     def range_error(self, value: Any) -> str | None:
         """Why a well-typed `value` is outside the declared range, or None."""
         if self.kind in ("int", "float"):
+            if not math.isfinite(value):  # NaN compares false with every bound
+                return f"{self.name} must be a finite number, got {value}"
             if self.min is not None and value < self.min:
                 return f"{self.name} must be ≥ {_fmt_num(self.min)}, got {value}"
             if self.max is not None and value > self.max:

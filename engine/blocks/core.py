@@ -181,8 +181,16 @@ DROPOUT = BlockSpec(
 
 def _batchnorm(name: str, ranks: tuple[int, ...], layout: str, cls: type[nn.Module]):
     def infer(params: Params, shapes: Shapes) -> dict[str, Shape]:
-        need_rank(name, shapes["in"], ranks, layout)
-        return {"out": shapes["in"]}
+        x = shapes["in"]
+        need_rank(name, x, ranks, layout)
+        if x[1] is None:
+            raise ShapeError(f"{name} normalises each channel (axis 1), but {fmt_shape(x)} has "
+                             "the batch N there")
+        if None not in x and numel(x[:1] + x[2:]) == 1:
+            # Training statistics over a single value per channel are undefined.
+            raise ShapeError(f"{name} needs more than one value per channel, but {fmt_shape(x)} "
+                             "is one unbatched sample; give it a batch axis N (Input batched)")
+        return {"out": x}
 
     return BlockSpec(
         name=name,
@@ -191,7 +199,8 @@ def _batchnorm(name: str, ranks: tuple[int, ...], layout: str, cls: type[nn.Modu
         inputs=IN,
         outputs=OUT,
         params=(
-            Param("eps", "float", 1e-5, "Added to the variance for stability.", min=0.0, max=1.0),
+            # PyTorch refuses eps = 0 in training: the variance of a constant channel is 0.
+            Param("eps", "float", 1e-5, "Added to the variance for stability.", min=1e-12, max=1.0),
             Param("momentum", "float", 0.1, "Weight of the running statistics' update.", min=0.0, max=1.0),
         ),
         infer=infer,

@@ -15,6 +15,11 @@ def _graph_conv_shape(p: Params, s: Shapes) -> dict[str, Shape]:
         raise ShapeError(
             f"features {fmt_shape(x)} do not match adjacency {fmt_shape(a)}: expected V×F"
         )
+    if len(a) == 3 and a[0] != x[0]:
+        # A fixed number of graphs against a batch N (or two different counts) would
+        # broadcast to one or the other at run time, never to what the edges show.
+        raise ShapeError(f"adjacency {fmt_shape(a)} and features {fmt_shape(x)} differ in their "
+                         "leading axis: batch both (N×V×V with N×V×F) or neither")
     return {"out": x[:-1] + (p["out_features"],)}
 
 
