@@ -41,7 +41,7 @@ import engine  # noqa: E402
 from engine.training import RunOptions, Started, Step, make_trainer  # noqa: E402
 from gui.plots.panel import TrainingPanel  # noqa: E402
 from gui.theme import apply_theme  # noqa: E402
-from gui.training.controller import TrainingController, copy_document  # noqa: E402
+from gui.training.controller import TrainingController  # noqa: E402
 
 PROBE_MS = 5
 STALL_TARGET_MS, P99_TARGET_MS, RATIO_TARGET = 50.0, 16.0, 0.9
@@ -87,7 +87,7 @@ def run_headless(doc, options: RunOptions, threads: int | None) -> float:
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        steps = [(time.perf_counter(), e.step) for e in make_trainer(copy_document(doc), options).run()
+        steps = [(time.perf_counter(), e.step) for e in make_trainer(doc.copy(), options).run()
                  if isinstance(e, Step)]
     finally:
         torch.set_num_threads(previous)
@@ -121,7 +121,7 @@ def run_gui(panel: TrainingPanel, controller: TrainingController, doc, options: 
 
 
 def steps_per_epoch(doc, device: str) -> int:
-    for event in make_trainer(copy_document(doc), RunOptions(epochs=1, device=device)).run():
+    for event in make_trainer(doc.copy(), RunOptions(epochs=1, device=device)).run():
         if isinstance(event, Started):
             return event.steps_per_epoch
     raise SystemExit("the trainer did not start")

@@ -395,3 +395,46 @@ class Document:
         self.training_changed.emit(key)
         self.changed.emit()
         return old
+
+    def copy(self, with_state: bool = False) -> Document:
+        """An independent copy with no subscribers, equal to this one in the file format.
+
+        A run trains a copy so the worker never shares objects with the editor;
+        an export writes a copy so later edits cannot change what is written.
+        `with_state` also copies the trained weights, metrics and resume state.
+        """
+        twin = Document(self.name, self.description)
+        for name, network in self.networks.items():
+            copied = twin.add_network(name)
+            copied.extra = copy.deepcopy(network.extra)
+            for node in network.nodes.values():
+                copied.add_node(node.block, copy.deepcopy(node.params), node.pos, node.id,
+                                copy.deepcopy(node.extra))
+            for edge in network.edges:
+                copied.add_edge(Edge(edge.src, edge.src_port, edge.dst, edge.dst_port,
+                                     copy.deepcopy(edge.extra)))
+        twin.training = copy.deepcopy(self.training)
+        twin.extra = copy.deepcopy(self.extra)
+        twin.path = self.path
+        if with_state:
+            twin.weights = copy.deepcopy(self.weights)
+            twin.metrics = copy.deepcopy(self.metrics)
+            twin.train_state = copy.deepcopy(self.train_state)
+        return twin
+
+    def can_resume(self) -> bool:
+        """A trained document whose run stopped before its planned epochs (or episodes).
+
+        RL tasks plan `training.<task>.episodes` when it is given, else `epochs`,
+        as the episodic trainers do.
+        """
+        done = int(self.train_state.get("epoch", 0)) if self.train_state else 0
+        task = self.training.get("task")
+        section = self.training.get(task) if isinstance(task, str) else None
+        planned = self.training.get("epochs", 0)
+        if task in ("dqn", "q_learning") and isinstance(section, dict) and "episodes" in section:
+            planned = section["episodes"]
+        try:
+            return bool(self.train_state) and done < int(planned)
+        except (TypeError, ValueError):
+            return False

@@ -1,4 +1,4 @@
-"""The window's actions and menus: File, Edit, View, Run, with the standard shortcuts.
+"""The window's own actions and the menu bar: File, Edit, View, Run, Help.
 
 Actions that only make sense on the canvas (Delete, Select All, F) are bound
 to the canvas area so they never steal keys from the inspector's fields.
@@ -6,32 +6,17 @@ to the canvas area so they never steal keys from the inspector's fields.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
-
-from engine.presets import preset_paths
-from gui import settings
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
 Key = QKeySequence.StandardKey
-
-
-def preset_title(path: Path) -> str:
-    """The preset's document name, read without building the document."""
-    try:
-        name = json.loads(path.read_text(encoding="utf-8")).get("name")
-    except (OSError, ValueError, AttributeError):
-        name = None
-    return f"{name}  ({path.stem})" if isinstance(name, str) else path.stem
 
 
 def _action(window: MainWindow, text: str, slot: Callable | None = None, shortcut=None,
@@ -53,12 +38,9 @@ def _action(window: MainWindow, text: str, slot: Callable | None = None, shortcu
 
 
 def build_actions(w: MainWindow) -> SimpleNamespace:
+    """The window's own actions: quit, editing, view. File, export and run commands
+    own theirs (`gui/files.py`, `gui/exporting.py`, `gui/run_control.py`)."""
     a = SimpleNamespace()
-    a.new = _action(w, "&New", w.new_document, Key.New, "Start an empty document")
-    a.open = _action(w, "&Open…", w.open_dialog, Key.Open, "Open a document or bundle")
-    a.save = _action(w, "&Save", w.save, Key.Save, "Save the document")
-    a.save_as = _action(w, "Save &As…", w.save_as, Key.SaveAs, "Save under a new name")
-    a.revert = _action(w, "&Revert", w.revert, None, "Reload the file, dropping changes")
     a.quit = _action(w, "&Quit", w.close, Key.Quit, "Close NetCanvas")
     a.undo = w.undo_group.createUndoAction(w, "&Undo")
     a.undo.setShortcuts([QKeySequence(Key.Undo)])
@@ -85,26 +67,14 @@ def build_actions(w: MainWindow) -> SimpleNamespace:
                      checkable=True)
     a.snap.setChecked(True)
     a.snap.toggled.connect(w.set_snap)
-    a.run = _action(w, "&Run Training", w.runRequested.emit, "F5", "Train the document")
-    a.stop = _action(w, "&Stop", w.stopRequested.emit, "Shift+F5", "Stop training")
-    a.run.setEnabled(False)
-    a.stop.setEnabled(False)
     return a
 
 
 def build_menus(w: MainWindow, a: SimpleNamespace) -> SimpleNamespace:
+    """File, Edit, View, Run and Help; the commands composed into the window fill theirs."""
     bar = w.menuBar()
     m = SimpleNamespace()
-    m.file = bar.addMenu("&File")
-    m.file.addActions([a.new, a.open])
-    m.presets = m.file.addMenu("Open &Preset")
-    m.presets.aboutToShow.connect(lambda: _fill_presets(w, m.presets))
-    m.recent = m.file.addMenu("Open &Recent")
-    m.recent.aboutToShow.connect(lambda: _fill_recent(w, m.recent))
-    m.file.addSeparator()
-    m.file.addActions([a.save, a.save_as, a.revert])
-    m.file.addSeparator()
-    m.file.addAction(a.quit)
+    m.file = bar.addMenu("&File")  # files, exports and Quit are added as the window composes
     m.edit = bar.addMenu("&Edit")
     m.edit.addActions([a.undo, a.redo])
     m.edit.addSeparator()
@@ -120,27 +90,5 @@ def build_menus(w: MainWindow, a: SimpleNamespace) -> SimpleNamespace:
     for dock in w.docks.values():
         m.docks.addAction(dock.toggleViewAction())
     m.run = bar.addMenu("&Run")
-    m.run.addActions([a.run, a.stop])
-    _fill_presets(w, m.presets)
+    m.help = bar.addMenu("&Help")
     return m
-
-
-def _fill_presets(w: MainWindow, menu: QMenu) -> None:
-    menu.clear()
-    for path in preset_paths():
-        action = menu.addAction(preset_title(path))
-        action.triggered.connect(lambda checked=False, p=str(path): w.open_preset(p))
-    if menu.isEmpty():
-        menu.addAction("(no presets found)").setEnabled(False)
-
-
-def _fill_recent(w: MainWindow, menu: QMenu) -> None:
-    menu.clear()
-    for path in settings.recent_files():
-        action = menu.addAction(path)
-        action.triggered.connect(lambda checked=False, p=path: w.open_path(p))
-    if menu.isEmpty():
-        menu.addAction("(none yet)").setEnabled(False)
-    else:
-        menu.addSeparator()
-        menu.addAction("Clear list", lambda: settings.settings().setValue("recentFiles", []))

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 FILE_FILTER = "NetCanvas documents (*.json *.ncz);;JSON documents (*.json);;All files (*)"
+SAVE_FILTERS = ("JSON documents (*.json)", "Bundles with trained weights (*.ncz)")
 
 
 class Dialogs:
@@ -24,6 +25,14 @@ class Dialogs:
     def error(self, title: str, text: str) -> None:
         """Show `text` without blocking: the window stays usable behind the box."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                          self.parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+
+    def info(self, title: str, text: str) -> None:
+        """Show `text` (About and the like) without blocking."""
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok,
                           self.parent)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -57,14 +66,14 @@ class Dialogs:
                                               FILE_FILTER)
         return path or None
 
-    def save_path(self, suggested: str = "") -> str | None:
+    def save_path(self, suggested: str = "", bundle: bool = False) -> str | None:
+        """Where to save; `bundle` offers the bundle filter first (trained weights)."""
         path, _ = QFileDialog.getSaveFileName(
-            self.parent, "Save document", suggested,
-            "JSON documents (*.json);;Bundles with trained weights (*.ncz)")
+            self.parent, "Save document", suggested, ";;".join(SAVE_FILTERS),
+            SAVE_FILTERS[1] if bundle else SAVE_FILTERS[0])
         if path and not path.lower().endswith((".json", ".ncz")):
-            path += ".json"
+            path += ".ncz" if bundle else ".json"
         return path or None
-
 
     def export_path(self, title: str, suggested: str, file_filter: str, folder: bool) -> str | None:
         """Where to export: a file, or a folder for PyTorch source."""
@@ -111,6 +120,9 @@ class HeadlessDialogs(Dialogs):
         self.errors.append(text)
         print(f"netcanvas: {text}", file=sys.stderr)
 
+    def info(self, title: str, text: str) -> None:
+        print(text)
+
     def ask_save_changes(self, name: str) -> str:
         return "discard"
 
@@ -123,5 +135,5 @@ class HeadlessDialogs(Dialogs):
     def open_path(self, directory: str = "") -> str | None:
         return None
 
-    def save_path(self, suggested: str = "") -> str | None:
+    def save_path(self, suggested: str = "", bundle: bool = False) -> str | None:
         return None

@@ -1,8 +1,10 @@
 """File ▸ Export and File ▸ Import PyTorch Module, run off the GUI thread.
 
-The window hands a copy of the document (with its trained weights) to a
-background task; the engine does the work, and the result or the engine's
-message comes back to the status bar, the log and, for errors, a dialog.
+Composed into the MainWindow: this object owns the Export submenu, the Import
+action and Run ▸ Save Trained Model. It hands a copy of the document
+(`Document.copy`, with the trained weights) to a background task; the engine
+does the work, and the result or the engine's message comes back to the
+status bar, the log and, for errors, a dialog.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
+
 from engine.bundle import save_bundle
 from engine.errors import NetCanvasError
 from engine.importer import import_target
-from gui.training.controller import copy_document
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
@@ -32,53 +37,94 @@ EXPORT_FORMATS = {
 }
 
 
-class ExportCommands:
-    """Mixed into MainWindow: needs `session`, `dialogs`, `tasks`, `log_line`, `statusBar`."""
+class ExportCommands(QObject):
+    """File ▸ Export ▸, File ▸ Import PyTorch Module… and Run ▸ Save Trained Model…"""
 
-    def export_as(self: MainWindow, fmt: str) -> bool:
-        if self.session is None:
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.actions: dict[str, QAction] = {}
+        self.import_action = QAction("&Import PyTorch Module…", window)
+        self.import_action.setStatusTip("Trace a torch.nn.Module class from a .py file into a document")
+        self.import_action.triggered.connect(self.import_module_dialog)
+        self.save_trained_action = QAction("Save &Trained Model…", window)
+        self.save_trained_action.setStatusTip(
+            "Write a .ncz bundle: the graph, its trained weights and curves")
+        self.save_trained_action.triggered.connect(lambda: self.export_as("bundle"))
+
+    def fill_menus(self, file_menu: QMenu, run_menu: QMenu) -> None:
+        """Export ▸ and Import… at the end of the File menu; Save Trained Model… in Run."""
+        menu = file_menu.addMenu("&Export")
+        for fmt, (text, *_rest) in EXPORT_FORMATS.items():
+            action = menu.addAction(text)
+            action.triggered.connect(lambda checked=False, f=fmt: self.export_as(f))
+            self.actions[fmt] = action
+        file_menu.addAction(self.import_action)
+        run_menu.addSeparator()
+        run_menu.addAction(self.save_trained_action)
+
+    def export_as(self, fmt: str) -> bool:
+        w = self.window
+        if w.session is None:
             return False
-        doc = self.session.document
+        doc = w.session.document
         text, file_filter, suffix, folder = EXPORT_FORMATS[fmt]
-        stem = Path(self.path).stem if self.path else doc.name.replace(" ", "_")
-        path = self.dialogs.export_path(f"Export {text.rstrip('…')}", stem + suffix, file_filter, folder)
+        stem = Path(w.path).stem if w.path else doc.name.replace(" ", "_")
+        path = w.dialogs.export_path(f"Export {text.rstrip('…')}", stem + suffix, file_filter, folder)
         if not path:
             return False
         if not folder and suffix and not path.lower().endswith(suffix):
             path += suffix
         untrained = [n for n in doc.networks if n not in doc.weights]
         if untrained and fmt != "bundle":
-            self.log_line(f"note: {', '.join(untrained)} not trained yet: exporting initial weights")
-        twin = copy_document(doc, with_state=True)
-        self.statusBar().showMessage(f"Exporting {Path(path).name}…")
-        self.tasks.start(lambda: _export(twin, fmt, path), self._exported,
-                         lambda message: self._background_failed("Export failed", message))
+            w.log_line(f"note: {', '.join(untrained)} not trained yet: exporting initial weights")
+        twin = doc.copy(with_state=True)
+        w.statusBar().showMessage(f"Exporting {Path(path).name}…")
+        done = self._bundle_saved(path) if fmt == "bundle" else self._exported
+        w.tasks.start(lambda: _export(twin, fmt, path), done,
+                      lambda message: self._background_failed("Export failed", message))
         return True
 
-    def _exported(self: MainWindow, lines: list[str]) -> None:
-        for line in lines:
-            self.log_line(line)
-        self.statusBar().showMessage(lines[-1] if lines else "Exported", 8000)
+    def _bundle_saved(self, path: str):
+        """What to do once a bundle is written: the document now lives in that file.
 
-    def import_module_dialog(self: MainWindow) -> bool:
-        spec = self.dialogs.import_spec()
+        Edits made while it was written (it runs in the background) keep the
+        document marked modified; a different document in the window is left alone.
+        """
+        session = self.window.session
+        index = session.undo_stack.index()
+
+        def done(lines: list[str]) -> None:
+            self._exported(lines)
+            if self.window.session is session:
+                self.window.files.mark_saved(path, with_weights=True,
+                                             clean=session.undo_stack.index() == index)
+        return done
+
+    def _exported(self, lines: list[str]) -> None:
+        for line in lines:
+            self.window.log_line(line)
+        self.window.statusBar().showMessage(lines[-1] if lines else "Exported", 8000)
+
+    def import_module_dialog(self) -> bool:
+        spec = self.window.dialogs.import_spec()
         if spec is None:
             return False
         target, shape = spec
-        self.statusBar().showMessage(f"Importing {target}…")
-        self.tasks.start(lambda: import_target(target, shape or None), self._imported,
-                         lambda message: self._background_failed("Import failed", message))
+        self.window.statusBar().showMessage(f"Importing {target}…")
+        self.window.tasks.start(lambda: import_target(target, shape or None), self._imported,
+                                lambda message: self._background_failed("Import failed", message))
         return True
 
-    def _imported(self: MainWindow, doc) -> None:
-        if self.maybe_save_changes():
-            self.set_document(doc, None, dirty=True)
-            self.log_line(f"imported {doc.name}: {len(doc.network('main').nodes)} blocks")
+    def _imported(self, doc) -> None:
+        if self.window.files.maybe_save_changes():
+            self.window.set_document(doc, None, dirty=True)
+            self.window.log_line(f"imported {doc.name}: {len(doc.network('main').nodes)} blocks")
 
-    def _background_failed(self: MainWindow, title: str, message: str) -> None:
-        self.statusBar().showMessage(f"{title}: {message.splitlines()[0]}", 10000)
-        self.log_line(f"{title}: {message}")
-        self.dialogs.error(title, message)
+    def _background_failed(self, title: str, message: str) -> None:
+        self.window.statusBar().showMessage(f"{title}: {message.splitlines()[0]}", 10000)
+        self.window.log_line(f"{title}: {message}")
+        self.window.dialogs.error(title, message)
 
 
 def _export(doc, fmt: str, path: str) -> list[str]:

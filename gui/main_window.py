@@ -2,20 +2,22 @@
 
 It owns one `EditorSession` at a time and one scene + view per network of
 that document. Edit commands from the menus act on the current tab through
-the session, so the Document stays the only state that matters.
+the session, so the Document stays the only state that matters. File,
+export, run and help commands are objects composed into the window, each
+with its own actions and menu section (`files`, `exports`, `run_control`,
+`help`); the window only assembles the menus and shows the document.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoGroup
+from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
-    QMenu,
     QPlainTextEdit,
     QTabWidget,
     QWidget,
@@ -30,15 +32,16 @@ from gui.editor import clipboard
 from gui.editor.geometry import to_doc, to_scene
 from gui.editor.inspector import Inspector
 from gui.editor.layout import auto_layout
-from gui.editor.node_item import fmt_count
 from gui.editor.palette import PaletteWidget
 from gui.editor.problems import ProblemsPanel
 from gui.editor.scene import EditorScene
 from gui.editor.session import EditorSession
+from gui.editor.text import fmt_count, plural
 from gui.editor.training_editor import TrainingEditor
 from gui.editor.view import FILE_SUFFIXES, EditorView
-from gui.exporting import EXPORT_FORMATS, ExportCommands
+from gui.exporting import ExportCommands
 from gui.files import FileCommands
+from gui.help import HelpCommands
 from gui.recovery import AUTOSAVE_MS, Autosaver
 from gui.run_control import RunControl
 
@@ -46,10 +49,7 @@ PLOTS_HEIGHT = 400  # px: enough for three rows of readable curves
 PASTE_OFFSET = (30.0, 30.0)  # document units, for paste without a cursor and duplicate
 
 
-class MainWindow(ExportCommands, FileCommands, QMainWindow):
-    runRequested = Signal()  # Run ▸ Run Training: the training controller connects here
-    stopRequested = Signal()
-
+class MainWindow(QMainWindow):
     def __init__(self, dialogs: Dialogs | None = None, persist: bool = True) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -71,20 +71,48 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
         self._build_docks()
-        self.actions_ = build_actions(self)
-        self.menus = build_menus(self, self.actions_)
-        self._build_export_menu()
-        self.run_control = RunControl(self)
+        self._compose()
         self._build_status_bar()
         self.setAcceptDrops(True)
         self.resize(1500, 920)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
-        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.timeout.connect(self.files.autosave_now)
         self.autosave_timer.start()
         self.restore_settings()
 
     # ---- construction ----------------------------------------------------------------
+
+    def _compose(self) -> None:
+        """The window's own actions, then each command object fills its menu section."""
+        self.actions_ = build_actions(self)
+        self.menus = build_menus(self, self.actions_)
+        self.files = FileCommands(self)
+        self.exports = ExportCommands(self)
+        self.run_control = RunControl(self)
+        self.help = HelpCommands(self)
+        submenus = self.files.fill_menu(self.menus.file)
+        self.menus.presets, self.menus.recent = submenus.presets, submenus.recent
+        self.menus.file.addSeparator()
+        self.run_control.fill_menu(self.menus.run)
+        self.exports.fill_menus(self.menus.file, self.menus.run)
+        self.menus.file.addSeparator()
+        self.menus.file.addAction(self.actions_.quit)
+        self.help.fill_menu(self.menus.help)
+
+    # ---- entry points (start-up, drops, scripts) ---------------------------------------
+
+    def open_path(self, path: str) -> bool:
+        return self.files.open_path(path)
+
+    def open_preset(self, path: str) -> bool:
+        return self.files.open_preset(path)
+
+    def new_document(self) -> bool:
+        return self.files.new_document()
+
+    def offer_recovery(self) -> bool:
+        return self.files.offer_recovery()
 
     def _dock(self, name: str, title: str, widget: QWidget | None, area: Qt.DockWidgetArea,
               ) -> QDockWidget:
@@ -117,7 +145,8 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setObjectName("logView")
-        self._dock("logDock", "Log", self.log, bottom)
+        log_dock = self._dock("logDock", "Log", self.log, bottom)
+        log_dock.visibilityChanged.connect(self._log_shown)
         self._restored = False
 
     def showEvent(self, event) -> None:
@@ -136,30 +165,17 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
             self.resizeDocks([self.docks["problemsDock"]], [int(self.width() * 0.25)],
                              Qt.Orientation.Horizontal)
 
-    def _build_export_menu(self) -> None:
-        """File ▸ Export ▸ (bundle, ONNX, TorchScript, source) and File ▸ Import; Run ▸ Save Trained Model."""
-        menu = QMenu("&Export", self)
-        self.export_actions = {}
-        for fmt, (text, *_rest) in EXPORT_FORMATS.items():
-            action = menu.addAction(text)
-            action.triggered.connect(lambda checked=False, f=fmt: self.export_as(f))
-            self.export_actions[fmt] = action
-        file_menu = self.menus.file
-        file_menu.insertMenu(self.actions_.quit, menu)
-        self.import_action = QAction("&Import PyTorch Module…", self)
-        self.import_action.setStatusTip("Trace a torch.nn.Module class from a .py file into a document")
-        self.import_action.triggered.connect(self.import_module_dialog)
-        file_menu.insertAction(self.actions_.quit, self.import_action)
-        file_menu.insertSeparator(self.actions_.quit)
-        self.save_trained_action = QAction("Save &Trained Model…", self)
-        self.save_trained_action.setStatusTip("Write a .ncz bundle: the graph, its trained weights and curves")
-        self.save_trained_action.triggered.connect(lambda: self.export_as("bundle"))
-        self.menus.run.addSeparator()
-        self.menus.run.addAction(self.save_trained_action)
-
     def log_line(self, text: str) -> None:
         """One line in the Log dock (runs, exports, imports)."""
         self.log.appendPlainText(text)
+
+    @Slot(bool)
+    def _log_shown(self, visible: bool) -> None:
+        """Opening the Log shows its newest line: lines added while it was hidden
+        do not move its scroll bar."""
+        if visible:
+            bar = self.log.verticalScrollBar()
+            bar.setValue(bar.maximum())
 
     def mark_trained(self) -> None:
         """A run finished: its weights are in the document but in no file yet."""
@@ -203,7 +219,7 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         scene = EditorScene(self.session, name)
         view = EditorView(scene)
         view.setObjectName(f"canvas_{name}")
-        view.filesDropped.connect(self.open_paths)
+        view.filesDropped.connect(self.files.open_paths)
         view.minimap.set_enabled(self.actions_.minimap.isChecked())
         scene.snap_enabled = self.actions_.snap.isChecked()
         scene.selectionChanged.connect(self._on_selection_changed)
@@ -287,9 +303,9 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         self.selection_label.setText(text)
         params, macs = self.session.totals()
         errors, warnings = self.problems.problem_count()
-        state = f"✖ {errors} errors" if errors else "✔ shapes OK"
+        state = f"✖ {plural(errors, 'error')}" if errors else "✔ shapes OK"
         if warnings:
-            state += f", ▲ {warnings} warnings"
+            state += f", ▲ {plural(warnings, 'warning')}"
         self.totals_label.setText(f"Parameters: {params:,}   Multiply-adds: {fmt_count(macs)}"
                                   f"   {state}")
 
@@ -409,22 +425,16 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         for scene in self.scenes.values():
             scene.snap_enabled = on
 
-    # ---- training hooks (wired by the training controller) --------------------------------
-
-    def set_run_available(self, available: bool) -> None:
-        """Enable Run ▸ Run Training once a training controller listens to runRequested."""
-        self.actions_.run.setEnabled(available)
+    # ---- training hook (called by RunControl) --------------------------------------------
 
     @Slot(bool)
-    def set_running(self, running: bool) -> None:
+    def lock_editing(self, locked: bool) -> None:
         """Lock editing and undo while a run is in progress (Meshroom's lockAtThisIndex)."""
-        self.actions_.run.setEnabled(not running)
-        self.actions_.stop.setEnabled(running)
         if self.session is not None:
-            self.session.set_locked(running)
-            self.undo_group.setActiveStack(None if running else self.session.undo_stack)
+            self.session.set_locked(locked)
+            self.undo_group.setActiveStack(None if locked else self.session.undo_stack)
         for view in self.views.values():
-            view.setInteractive(not running)
+            view.setInteractive(not locked)
 
     # ---- settings, close and drops -------------------------------------------------------------
 
@@ -447,7 +457,7 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save_changes():
+        if not self.files.maybe_save_changes():
             event.ignore()
             return
         self.run_control.shutdown()
@@ -467,4 +477,4 @@ class MainWindow(ExportCommands, FileCommands, QMainWindow):
                  if u.toLocalFile().lower().endswith(FILE_SUFFIXES)]
         if paths:
             event.acceptProposedAction()
-            QTimer.singleShot(0, lambda: self.open_paths(paths))
+            QTimer.singleShot(0, lambda: self.files.open_paths(paths))

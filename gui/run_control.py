@@ -1,10 +1,12 @@
 """The window's side of training: Run/Pause/Stop, the device picker, plots, results.
 
-Composed into the MainWindow rather than mixed in: it owns the
-TrainingController and the TrainingPanel, turns the window's Run requests into
-runs, locks editing while one is in progress, and folds each run's trained
-copy back into the editor's document when it ends (weights, metrics, resume
-state), so Save and File ▸ Export carry the trained model.
+Composed into the MainWindow rather than mixed in: it owns the Run menu's
+actions, the training toolbar, the TrainingController and the TrainingPanel,
+asks the window to lock editing while a run is in progress, and folds each
+run's trained copy back into the editor's document when it ends (weights,
+metrics, resume state), so Save and File ▸ Export carry the trained model.
+The device picker edits the document's `training.device`, as the Training
+tab does: the document is the one place the device is kept.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar
 
 from engine.document import Document
 from engine.training import Epoch, Failed, Finished, RunOptions, Started
@@ -26,56 +28,73 @@ if TYPE_CHECKING:
 
 
 class RunControl(QObject):
+    """Run ▸ Run/Continue/Pause/Stop, the training toolbar with its device picker, the plots."""
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
+        self.engine_ready = True
         self.controller = TrainingController(self)
         self.panel = TrainingPanel()
         self.panel.setObjectName("trainingPanel")
         self.panel.connect_controller(self.controller)
         window.docks["plotsDock"].setWidget(self.panel)
-        self._resume_next = False
         self._build_actions()
         self._build_toolbar()
-        window.runRequested.connect(self.run)
-        window.stopRequested.connect(self.controller.stop)
         self.controller.state_changed.connect(self.update_actions)
         self.controller.event.connect(self._log_event)
         self.controller.finished.connect(self.on_trained)
         self.controller.failed.connect(self.on_failed)
-        window.set_run_available(True)
         self.update_actions(self.controller.state)
 
     # ---- construction --------------------------------------------------------------
 
+    def _action(self, text: str, shortcut: str, tip: str, slot) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(lambda checked=False: slot())
+        return action
+
     def _build_actions(self) -> None:
-        w = self.window
-        self.pause_action = QAction("&Pause", w)
-        self.pause_action.setShortcut(QKeySequence("F6"))
-        self.pause_action.setStatusTip("Pause training after the current step, or resume it")
-        self.pause_action.triggered.connect(self.toggle_pause)
-        self.continue_action = QAction("&Continue Training", w)
-        self.continue_action.setShortcut(QKeySequence("Ctrl+F5"))
-        self.continue_action.setStatusTip("Resume the last run (or an opened bundle) where it stopped")
-        self.continue_action.triggered.connect(lambda: self.run(resume=True))
-        menu = w.menus.run
-        menu.insertAction(w.actions_.stop, self.pause_action)
-        menu.insertAction(self.pause_action, self.continue_action)
+        self.run_action = self._action("&Run Training", "F5", "Train the document", self.run)
+        self.continue_action = self._action(
+            "&Continue Training", "Ctrl+F5",
+            "Resume the last run (or an opened bundle) where it stopped",
+            lambda: self.run(resume=True))
+        self.pause_action = self._action(
+            "&Pause", "F6", "Pause training after the current step, or resume it",
+            self.toggle_pause)
+        self.stop_action = self._action("&Stop", "Shift+F5", "Stop training", self.controller.stop)
+
+    def fill_menu(self, menu: QMenu) -> None:
+        menu.addActions([self.run_action, self.continue_action, self.pause_action,
+                         self.stop_action])
 
     def _build_toolbar(self) -> None:
         w = self.window
         bar = QToolBar("Training", w)
         bar.setObjectName("trainingToolbar")
-        bar.addActions([w.actions_.run, self.continue_action, self.pause_action, w.actions_.stop])
+        bar.addActions([self.run_action, self.continue_action, self.pause_action,
+                        self.stop_action])
         bar.addSeparator()
         bar.addWidget(QLabel(" Device: "))
         self.device_box = QComboBox()
         self.device_box.setObjectName("devicePicker")
         self.device_box.addItems(available_devices())
-        self.device_box.setToolTip("Where to train: auto picks CUDA, then MPS, then the CPU")
+        self.device_box.setToolTip("Where to train (the document's training.device): "
+                                   "auto picks CUDA, then MPS, then the CPU")
+        self.device_box.activated.connect(self._device_chosen)
         bar.addWidget(self.device_box)
         w.addToolBar(bar)
         self.toolbar = bar
+
+    @Slot(bool)
+    def set_engine_ready(self, ready: bool) -> None:
+        """Run stays disabled until the training engine (PyTorch) has loaded."""
+        self.engine_ready = ready
+        self.update_actions(self.controller.state)
 
     # ---- running -------------------------------------------------------------------
 
@@ -86,8 +105,8 @@ class RunControl(QObject):
         if session is None or self.controller.is_running():
             return False
         doc = session.document
-        resume = resume and _unfinished(doc)
-        options = RunOptions(device=self.device_box.currentText(), resume=resume)
+        resume = resume and doc.can_resume()
+        options = RunOptions(resume=resume)  # the device is the document's training.device
         self.panel.begin_run(doc, resume=resume)
         errors = self.controller.start(doc, options)
         if errors:
@@ -96,7 +115,7 @@ class RunControl(QObject):
             self.window.dialogs.error("Cannot train this document",
                                       "Fix these first:\n\n" + "\n".join(errors))
             return False
-        self.window.set_running(True)
+        self.window.lock_editing(True)
         self.window.docks["plotsDock"].raise_()
         return True
 
@@ -110,13 +129,16 @@ class RunControl(QObject):
     @Slot(str)
     def update_actions(self, state: str) -> None:
         running = state in (RUNNING, PAUSED, STOPPING)
+        session = self.window.session
+        ready = self.engine_ready and session is not None
+        self.run_action.setEnabled(ready and not running)
         self.pause_action.setEnabled(state in (RUNNING, PAUSED))
         self.pause_action.setText("&Resume" if state == PAUSED else "&Pause")
-        session = self.window.session
-        can_continue = session is not None and _unfinished(session.document)
-        self.continue_action.setEnabled(not running and can_continue)
-        self.device_box.setEnabled(not running)
-        self.window.actions_.stop.setEnabled(state in (RUNNING, PAUSED))
+        can_continue = session is not None and session.document.can_resume()
+        self.continue_action.setEnabled(ready and not running and can_continue)
+        self.device_box.setEnabled(session is not None and not running)
+        self.stop_action.setEnabled(state in (RUNNING, PAUSED))
+        self.panel.progress.set_paused(state == PAUSED)
         if state != "idle":
             self.window.statusBar().showMessage(f"Training: {state}")
 
@@ -134,7 +156,7 @@ class RunControl(QObject):
 
     def _take_results(self, trained: Document) -> None:
         """Fold the trained copy's state into the editor's document; unlock editing."""
-        self.window.set_running(False)
+        self.window.lock_editing(False)
         session = self.window.session
         if session is not None and trained is not None and trained.weights:
             doc = session.document
@@ -151,10 +173,28 @@ class RunControl(QObject):
             self.panel.show_document_results(doc)
         else:
             self.panel.reset(doc.training.get("task", "classification"), doc.path or doc.name)
-        device = doc.training.get("device", "auto")
-        index = self.device_box.findText(device)
-        self.device_box.setCurrentIndex(max(index, 0))
+        self.window.session.signals.trainingChanged.connect(self._on_training_changed)
+        self._show_device()
         self.update_actions(self.controller.state)
+
+    def _on_training_changed(self, key: str) -> None:
+        if key == "device":
+            self._show_device()
+        self.update_actions(self.controller.state)  # more epochs: Continue becomes possible
+
+    def _show_device(self) -> None:
+        """Show the document's training.device (a value this machine lacks is shown too)."""
+        device = str(self.window.session.document.training.get("device", "auto"))
+        if self.device_box.findText(device) < 0:
+            self.device_box.addItem(device)
+        self.device_box.setCurrentText(device)
+
+    @Slot(int)
+    def _device_chosen(self, index: int) -> None:
+        """The picker edits the document (one undo step), like the Training tab's field."""
+        session = self.window.session
+        if session is not None and not session.set_training("device", self.device_box.itemText(index)):
+            self._show_device()  # refused (locked) or unchanged: show what the document says
 
     def node_selected(self, node_id: str | None, block: str | None) -> None:
         self.panel.select_node(node_id, block)
@@ -178,8 +218,3 @@ class RunControl(QObject):
         elif isinstance(event, Failed):
             self.window.log_line("Failed: " + event.message)
 
-
-def _unfinished(doc: Document) -> bool:
-    """A trained document whose run stopped before its `epochs` (or episodes): it can go on."""
-    state = doc.train_state
-    return bool(state) and int(state.get("epoch", 0)) < int(doc.training.get("epochs", 0))

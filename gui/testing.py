@@ -34,6 +34,8 @@ class FakeDialogs(Dialogs):
         self.next_save: str | None = None
         self.next_import: tuple[str, str] | None = None  # ("module.py:Class", "1,28,28")
         self.asked: list[str] = []
+        self.infos: list[tuple[str, str]] = []  # (title, text) of every info box
+        self.suggested: list[tuple[str, bool]] = []  # (suggested path, bundle filter) per save box
 
     def error(self, title: str, text: str) -> None:
         self.errors.append((title, text))
@@ -53,7 +55,11 @@ class FakeDialogs(Dialogs):
     def open_path(self, directory: str = "") -> str | None:
         return self.next_open
 
-    def save_path(self, suggested: str = "") -> str | None:
+    def info(self, title: str, text: str) -> None:
+        self.infos.append((title, text))
+
+    def save_path(self, suggested: str = "", bundle: bool = False) -> str | None:
+        self.suggested.append((suggested, bundle))
         return self.next_save
 
     def export_path(self, title: str, suggested: str, file_filter: str, folder: bool) -> str | None:

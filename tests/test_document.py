@@ -11,10 +11,13 @@ import random
 
 import networkx as nx
 import pytest
+import torch
 
+from engine import load_document
 from engine.document import Document, Edge, Network, split_address
 from engine.errors import EditError
 from engine.observer import Event
+from engine.readwrite import document_to_json
 
 
 def chain() -> tuple[Document, Network]:
@@ -368,3 +371,39 @@ def test_document_networks_and_training():
     assert doc.set_training("optimizer", None) == {"name": "adam", "lr": 0.1}
     assert "optimizer" not in doc.training
     assert heard == ["networks", "networks", ("training", "optimizer"), ("training", "optimizer")]
+
+
+def test_copy_is_independent_and_equal_in_the_file_format(presets_dir):
+    doc = load_document(presets_dir / "gan_ring.json")  # two networks, unknown keys kept
+    doc.extra["note"] = {"kept": [1, 2]}
+    doc.weights = {"main": {"w": torch.ones(2)}}
+    doc.train_state = {"epoch": 1}
+    twin = doc.copy()
+    assert document_to_json(twin) == document_to_json(doc)
+    assert twin.path == doc.path and twin.weights == {} and twin.train_state == {}
+    heard: list[str] = []
+    twin.changed.sub(lambda: heard.append("twin"))
+    name = "generator"
+    first = next(iter(doc.network(name).nodes))
+    doc.network(name).move(first, (-999, -999))
+    doc.extra["note"]["kept"].append(3)
+    assert twin.network(name).nodes[first].pos != (-999, -999) and heard == []
+    assert twin.extra["note"]["kept"] == [1, 2]
+    stateful = doc.copy(with_state=True)
+    stateful.weights["main"]["w"].add_(1)
+    assert doc.weights["main"]["w"].tolist() == [1.0, 1.0] and stateful.train_state == {"epoch": 1}
+
+
+@pytest.mark.parametrize(("training", "state", "expected"), [
+    ({"task": "classification", "epochs": 5}, {}, False),  # never trained
+    ({"task": "classification", "epochs": 5}, {"epoch": 3}, True),
+    ({"task": "classification", "epochs": 5}, {"epoch": 5}, False),  # all epochs done
+    ({"task": "dqn", "epochs": 5, "dqn": {"episodes": 300}}, {"epoch": 120}, True),
+    ({"task": "dqn", "epochs": 500, "dqn": {"episodes": 300}}, {"epoch": 300}, False),
+    ({"task": "q_learning", "epochs": 10}, {"epoch": 4}, True),
+    ({"task": "classification", "epochs": "many"}, {"epoch": 1}, False),  # a bad value
+])
+def test_can_resume_compares_the_epochs_done_with_those_planned(training, state, expected):
+    doc = Document("d")
+    doc.training, doc.train_state = training, state
+    assert doc.can_resume() is expected

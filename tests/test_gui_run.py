@@ -50,14 +50,14 @@ def window(qapp, tmp_path):
 def test_run_trains_locks_editing_and_keeps_the_weights(window, qtbot):
     controller = window.run_control.controller
     with qtbot.waitSignal(controller.finished, timeout=TIMEOUT_MS):
-        window.actions_.run.trigger()
+        window.run_control.run_action.trigger()
         assert window.session.locked
-        assert not window.actions_.run.isEnabled() and window.actions_.stop.isEnabled()
+        assert not window.run_control.run_action.isEnabled() and window.run_control.stop_action.isEnabled()
         assert not window.session.remove("main", ["b0"], [])  # edits refused mid-run
     doc = window.session.document
     assert set(doc.weights) == {"main"} and doc.train_state["epoch"] == 3
     assert window.isWindowModified() and window.trained_unsaved
-    assert window.actions_.run.isEnabled()
+    assert window.run_control.run_action.isEnabled()
     assert not window.session.locked
     assert "Finished" in window.log.toPlainText()
     assert window.run_control.panel.curves._has_data()
@@ -75,7 +75,7 @@ def test_save_trained_model_then_reopen_shows_weights(window, qtbot, tmp_path):
         window.run_control.run()
     bundle = tmp_path / "trained.ncz"
     window.dialogs.next_save = str(bundle)
-    window.save_trained_action.trigger()
+    window.exports.save_trained_action.trigger()
     window.tasks.wait(TIMEOUT_MS)
     qtbot.waitUntil(lambda: bundle.exists(), timeout=TIMEOUT_MS)
     assert window.open_path(str(bundle))
@@ -92,7 +92,7 @@ def test_save_trained_model_then_reopen_shows_weights(window, qtbot, tmp_path):
 def test_export_onnx_runs_in_the_background(window, qtbot, tmp_path):
     target = tmp_path / "iris.onnx"
     window.dialogs.next_save = str(target)
-    assert window.export_as("onnx")
+    assert window.exports.export_as("onnx")
     qtbot.waitUntil(lambda: target.exists() and "onnxruntime matches" in window.log.toPlainText(),
                     timeout=TIMEOUT_MS)
     assert window.dialogs.errors == []
@@ -109,7 +109,7 @@ def test_import_pytorch_module_opens_it_as_a_document(window, qtbot, tmp_path):
         "    def forward(self, x):\n"
         "        return self.fc(x).relu()\n", encoding="utf-8")
     window.dialogs.next_import = (f"{source}:Tiny", "4")
-    assert window.import_module_dialog()
+    assert window.exports.import_module_dialog()
     qtbot.waitUntil(lambda: "fc" in window.session.document.network("main").nodes,
                     timeout=TIMEOUT_MS)
     blocks = {n.block for n in window.session.document.network("main").nodes.values()}

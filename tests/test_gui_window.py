@@ -49,12 +49,12 @@ def test_docks_menus_and_status_bar(window, lenet):
                  "plotsDock", "logDock"):
         assert isinstance(window.findChild(QDockWidget, name), QDockWidget)
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "Edit", "View", "Run"]
+    assert menus == ["File", "Edit", "View", "Run", "Help"]
     file_items = [a.text().replace("&", "") for a in window.menus.file.actions()]
     for item in ("New", "Open…", "Open Preset", "Open Recent", "Save", "Save As…", "Revert",
                  "Export", "Import PyTorch Module…"):
         assert item in file_items
-    assert window.actions_.run.isEnabled()  # the training controller listens
+    assert window.run_control.run_action.isEnabled()  # the training controller listens
     window.session.check_now()
     net, report = window.current_scene().net, check(window.session.document)
     assert f"Parameters: {report.networks['main'].parameters:,}" in window.totals_label.text()
@@ -73,7 +73,7 @@ def test_save_then_open_round_trips_and_clears_the_star(window, tmp_path, lenet)
     window.session.set_param("main", "fc1", "out_features", 123)
     assert window.isWindowModified()
     window.dialogs.next_save = str(tmp_path / "mine.json")
-    assert window.save()  # a preset is a template: Save asks for a file
+    assert window.files.save()  # a preset is a template: Save asks for a file
     assert not window.isWindowModified() and window.path == str(tmp_path / "mine.json")
     saved = document_to_json(window.session.document)
     assert (tmp_path / "mine.json").read_text(encoding="utf-8") == saved
@@ -116,9 +116,9 @@ def test_autosave_writes_a_recovery_file_and_the_next_start_offers_it(window, tm
                                                                        monkeypatch, lenet):
     window.open_preset(str(lenet))
     assert window.autosave_timer.interval() == 30_000
-    assert window.autosave_now() is None  # nothing unsaved, nothing written
+    assert window.files.autosave_now() is None  # nothing unsaved, nothing written
     window.session.set_param("main", "fc1", "out_features", 99)
-    path = window.autosave_now()
+    path = window.files.autosave_now()
     assert path is not None and path.exists()
     record = json.loads(path.read_text())
     assert record["document"]["networks"]["main"]["nodes"][8]["params"]["out_features"] == 99
@@ -130,13 +130,13 @@ def test_autosave_writes_a_recovery_file_and_the_next_start_offers_it(window, tm
     other = MainWindow(FakeDialogs())
     other.dialogs.recover_answer = True
     monkeypatch.delenv(settings.NO_RECOVERY_ENV)
-    assert other.offer_recovery()
+    assert other.files.offer_recovery()
     assert other.session.document.network("main").nodes["fc1"].params["out_features"] == 99
     assert other.isWindowModified() and not orphan.exists()
     other.dialogs.save_answer = "discard"
     other.close()
     window.dialogs.next_save = str(tmp_path / "saved.json")
-    assert window.save() and not path.exists()  # a clean save removes the recovery file
+    assert window.files.save() and not path.exists()  # a clean save removes the recovery file
 
 
 def test_dropping_a_file_on_the_window_opens_it(window, qtbot, tmp_path, lenet):
@@ -155,13 +155,16 @@ def test_dropping_a_file_on_the_window_opens_it(window, qtbot, tmp_path, lenet):
 
 def test_run_menu_hooks_lock_editing_while_running(window, lenet):
     window.open_preset(str(lenet))
-    window.set_run_available(True)
-    assert window.actions_.run.isEnabled() and not window.actions_.stop.isEnabled()
+    window.run_control.set_engine_ready(True)
+    assert window.run_control.run_action.isEnabled() and not window.run_control.stop_action.isEnabled()
     window.session.set_param("main", "fc1", "out_features", 9)
-    window.set_running(True)
-    assert not window.actions_.undo.isEnabled() and window.actions_.stop.isEnabled()
+    window.run_control.update_actions("running")  # as the controller reports a run
+    window.lock_editing(True)
+    assert not window.actions_.undo.isEnabled() and window.run_control.stop_action.isEnabled()
+    assert not window.run_control.run_action.isEnabled()
     assert not window.session.set_param("main", "fc1", "out_features", 10)
-    window.set_running(False)
+    window.lock_editing(False)
+    window.run_control.update_actions("idle")
     assert window.actions_.undo.isEnabled()
 
 
@@ -195,7 +198,7 @@ def test_a_500_node_document_opens_and_paints_quickly(window):
 def test_revert_new_and_the_recent_and_preset_menus(window, tmp_path, lenet):
     assert window.open_path(str(lenet))
     window.session.set_param("main", "fc1", "out_features", 3)
-    assert window.revert()
+    assert window.files.revert()
     assert window.session.document.network("main").nodes["fc1"].params["out_features"] == 500
     assert not window.isWindowModified()
     window.menus.recent.aboutToShow.emit()

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from engine.document import Edge
 from gui import theme
-from gui.editor.node_item import NodeItem, fonts
+from gui.editor.node_item import NodeItem
+from gui.editor.text import fonts
 
 LABEL_DETAIL = 0.5  # below this zoom the shape labels are not drawn
 

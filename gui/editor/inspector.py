@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 from engine.blocks.base import fmt_shape
 from engine.document import Node
 from gui import theme
-from gui.editor.node_item import fmt_count
 from gui.editor.param_editors import ParamEditor
 from gui.editor.session import EditorSession
+from gui.editor.text import fmt_count
 
 
 def _label(text: str = "", rich: bool = True) -> QLabel:

@@ -1,19 +1,21 @@
 """A node as a card: category-coloured header, key parameters, named ports, shapes, errors.
 
-The card reads everything it draws from the Document's `Node` and the latest
-`NodeReport`; it holds no parameter of its own. Gestures (moving, wiring) are
-handed to the scene, which turns them into commands. Painting is cached in
+The card is given what it draws: the Document's `Node` record, which of its
+ports are wired, and the latest `NodeReport` (the scene hands over all three
+as they change); it holds no parameter of its own and never reads the
+network. Gestures (moving, wiring) are handed to the scene, which turns them
+into commands. Painting is cached in
 device coordinates and drops to a plain block when zoomed far out, so a
 500-node graph pans smoothly.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsSceneHoverEvent,
@@ -27,65 +29,12 @@ from engine.document import Node
 from engine.shapes import NodeReport
 from gui import theme
 from gui.editor.geometry import CARD_WIDTH, HEADER, PAD, PORT_RADIUS, ROW, to_scene
-
-if TYPE_CHECKING:
-    from gui.editor.scene import EditorScene
+from gui.editor.text import fmt_count, fmt_value, fonts, wrap_text
 
 LOW_DETAIL = 0.42  # below this zoom a card is a coloured block without text
 MAX_KEY_PARAMS = 3
 MAX_MESSAGE_LINES = 4
 MESSAGE_ROW = 14.0
-
-
-@cache
-def fonts() -> dict[str, Any]:
-    """The card fonts and their metrics (made once, after the QApplication exists)."""
-    made = {"title": theme.font(9.5, bold=True), "block": theme.font(8.0),
-            "body": theme.font(8.5), "mono": theme.font(8.0, mono=True),
-            "small": theme.font(7.5)}
-    return {**made, **{f"{k}_fm": QFontMetricsF(v) for k, v in made.items()}}
-
-
-def wrap_text(text: str, fm: QFontMetricsF, width: float) -> list[str]:
-    """Greedy word wrap by measured width (long words are split where they must be)."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if fm.horizontalAdvance(candidate) <= width:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        while fm.horizontalAdvance(word) > width:
-            cut = max(1, int(len(word) * width / fm.horizontalAdvance(word)))
-            lines.append(word[:cut])
-            word = word[cut:]
-        line = word
-    if line:
-        lines.append(line)
-    return lines or [""]
-
-
-def fmt_count(n: int) -> str:
-    """431080 -> '431.1k': short enough for a card footer."""
-    if n < 1000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n / 1000:.1f}k"
-    if n < 1_000_000_000:
-        return f"{n / 1_000_000:.2f}M"
-    return f"{n / 1_000_000_000:.2f}G"
-
-
-def fmt_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, list | tuple):
-        return "×".join(map(str, value)) if value else "—"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 class PortItem(QGraphicsItem):
@@ -134,28 +83,31 @@ class PortItem(QGraphicsItem):
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
-            self.node_item.editor_scene.wiring.begin(self, event.scenePos())
+            self.scene().wiring.begin(self, event.scenePos())
             event.accept()
         else:
             event.ignore()
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        self.node_item.editor_scene.wiring.move(event.scenePos())
+        self.scene().wiring.move(event.scenePos())
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        self.node_item.editor_scene.wiring.finish(event.scenePos())
+        self.scene().wiring.finish(event.scenePos())
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
         self.setToolTip(self.node_item.port_tooltip(self))
 
 
 class NodeItem(QGraphicsItem):
-    """The card of one node; `refresh()` re-reads the node, `set_report()` the check."""
+    """The card of one node: `set_wiring()` and `set_report()` give it what changed,
+    `refresh()` redraws after the node's own record changed (a parameter)."""
 
-    def __init__(self, editor_scene: EditorScene, node: Node) -> None:
+    def __init__(self, node: Node, wired_inputs: Iterable[str] = (),
+                 used_outputs: Iterable[str] = ()) -> None:
         super().__init__()
-        self.editor_scene = editor_scene
+        self.node = node
         self.node_id = node.id
+        self.wired_inputs, self.used_outputs = set(wired_inputs), set(used_outputs)
         self.spec = node.spec
         self.category = self.spec.category
         self.report: NodeReport | None = None
@@ -171,14 +123,21 @@ class NodeItem(QGraphicsItem):
 
     # ---- model -> card ---------------------------------------------------------
 
-    @property
-    def node(self) -> Node:
-        return self.editor_scene.net.nodes[self.node_id]
+    def set_report(self, report: NodeReport | None) -> bool:
+        """Show a new check result; True when the card was redrawn (it may have resized)."""
+        if report is self.report:
+            return False
+        self.report = report
+        self.refresh()
+        return True
 
-    def set_report(self, report: NodeReport | None) -> None:
-        if report is not self.report:
-            self.report = report
-            self.refresh()
+    def set_wiring(self, wired_inputs: set[str], used_outputs: set[str]) -> bool:
+        """Which input and output ports carry a wire; True when the card was redrawn."""
+        if (wired_inputs, used_outputs) == (self.wired_inputs, self.used_outputs):
+            return False
+        self.wired_inputs, self.used_outputs = set(wired_inputs), set(used_outputs)
+        self.refresh()
+        return True
 
     def refresh(self) -> None:
         """Recompute text, ports and size from the node and its report."""
@@ -189,7 +148,6 @@ class NodeItem(QGraphicsItem):
         self._place_ports()
         self.setToolTip(self._tooltip())
         self.update()
-        self.editor_scene.node_geometry_changed(self)
 
     def _compose(self) -> dict[str, Any]:
         node, report = self.node, self.report
@@ -224,7 +182,7 @@ class NodeItem(QGraphicsItem):
         return lines
 
     def _sync_ports(self) -> None:
-        wired = set(self.editor_scene.net.incoming(self.node_id))
+        wired = self.wired_inputs
         names = self.spec.input_names(wired)
         ghost = None
         if self.spec.variadic and all(n in wired for n in names):
@@ -232,11 +190,10 @@ class NodeItem(QGraphicsItem):
         wanted_in = names + ([ghost] if ghost else [])
         self._sync_side(self.inputs, wanted_in, False, ghost)
         self._sync_side(self.outputs, self.spec.output_names(), True, None)
-        outgoing = {e.src_port for e in self.editor_scene.net.outgoing(self.node_id)}
         for name, port in self.inputs.items():
             port.connected = name in wired
         for name, port in self.outputs.items():
-            port.connected = name in outgoing
+            port.connected = name in self.used_outputs
 
     def _sync_side(self, ports: dict[str, PortItem], names: list[str], is_output: bool,
                    ghost: str | None) -> None:
@@ -442,11 +399,11 @@ class NodeItem(QGraphicsItem):
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
-            self.editor_scene.begin_move(self, event.scenePos())
+            self.scene().begin_move(self, event.scenePos())
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        self.editor_scene.drag_move(event.scenePos())
+        self.scene().drag_move(event.scenePos())
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mouseReleaseEvent(event)
-        self.editor_scene.end_move()
+        self.scene().end_move()

@@ -2,7 +2,8 @@
 
 Items are created, updated and removed only in answer to the network's
 events (orange-canvas-core's `canvas/scene.py`), and reports from the checker
-are applied as they arrive. Gestures that reach the scene (moving cards,
+are applied as they arrive: the scene hands each card its node, which of its
+ports are wired and its report, so cards never read the network. Gestures that reach the scene (moving cards,
 adding blocks) become calls on the `EditorSession`, never direct edits.
 """
 
@@ -60,11 +61,22 @@ class EditorScene(QGraphicsScene):
     # ---- model events ------------------------------------------------------------
 
     def _on_node_added(self, node: Node) -> None:
-        item = NodeItem(self, node)
+        item = NodeItem(node, *self._wiring_of(node.id))
         self.nodes[node.id] = item
         self.addItem(item)
         if not self._building:
             self.update_scene_rect()
+
+    def _wiring_of(self, node_id: str) -> tuple[set[str], set[str]]:
+        """The node's wired input ports and its output ports that feed something."""
+        net = self.net
+        return set(net.incoming(node_id)), {e.src_port for e in net.outgoing(node_id)}
+
+    def _rewire(self, node_id: str) -> None:
+        """Tell a card which of its ports are wired now; its wires follow if it resized."""
+        item = self.nodes.get(node_id)
+        if item is not None and node_id in self.net.nodes and item.set_wiring(*self._wiring_of(node_id)):
+            self.node_geometry_changed(item)
 
     def _on_node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
@@ -76,19 +88,20 @@ class EditorScene(QGraphicsScene):
         self.edges[edge] = item
         self.addItem(item)
         if not self._building:
-            self.nodes[edge.src].refresh()
-            self.nodes[edge.dst].refresh()
+            self._rewire(edge.src)
+            self._rewire(edge.dst)
 
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self.edges.pop(edge, None)
         if item is not None:
             self.removeItem(item)
         for node_id in (edge.src, edge.dst):
-            if node_id in self.nodes and node_id in self.net.nodes:
-                self.nodes[node_id].refresh()
+            self._rewire(node_id)
 
     def _on_param_changed(self, node: Node, name: str) -> None:
-        self.nodes[node.id].refresh()
+        item = self.nodes[node.id]
+        item.refresh()
+        self.node_geometry_changed(item)
 
     def _on_node_moved(self, node: Node) -> None:
         item = self.nodes[node.id]
@@ -113,7 +126,8 @@ class EditorScene(QGraphicsScene):
         if report is None:
             return
         for node_id, item in self.nodes.items():
-            item.set_report(report.nodes.get(node_id))
+            if item.set_report(report.nodes.get(node_id)):
+                self.node_geometry_changed(item)
         for edge, item in self.edges.items():
             shape = report.edges.get(edge)
             item.set_label(fmt_shape(shape) if shape is not None else "")

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 from engine.document import Edge
 from gui import theme
 from gui.editor.edge_item import wire_path
-from gui.editor.node_item import PortItem, fonts
+from gui.editor.node_item import PortItem
+from gui.editor.text import fonts
 
 if TYPE_CHECKING:
     from gui.editor.scene import EditorScene

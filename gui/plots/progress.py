@@ -18,6 +18,7 @@ from gui.plots.buffers import Ema
 
 STEPS = 1000  # resolution of the bar
 TEXT_MS = 250
+STOPS_WHEN_SOLVED = ("dqn",)  # tasks whose run ends early once the environment is solved
 
 
 def format_duration(seconds: float) -> str:
@@ -46,7 +47,11 @@ class ProgressWidget(QWidget):
         self.reset()
 
     def reset(self) -> None:
+        """Ready for a run: nothing of the last run's line stays (another document opened)."""
         self.total_epochs = 0
+        self.task = ""
+        self.start_fraction = 0.0  # of the whole run already done before this one (resume)
+        self.paused = False
         self.epoch = self.step = self.episode = 0
         self.progress = 0.0
         self.rate = Ema(0.9)
@@ -55,12 +60,15 @@ class ProgressWidget(QWidget):
         self.now: tuple[float, float] | None = None
         self.final = ""
         self.bar.setValue(0)
+        self.label.setText("Ready")
 
     @Slot(object)
     def handle(self, event: object) -> None:
         if isinstance(event, Started):
             self.reset()
-            self.total_epochs = event.total_epochs
+            self.total_epochs, self.task = event.total_epochs, event.task
+            if event.total_epochs:
+                self.start_fraction = min(event.start_epoch / event.total_epochs, 1.0)
             self.final = f"Training on {event.device}…"
             self._timer.start()
         elif isinstance(event, Step | Epoch | Episode):
@@ -69,6 +77,7 @@ class ProgressWidget(QWidget):
             state = "Stopped" if event.stopped else "Finished"
             if not event.stopped:
                 self.progress = 1.0
+                self.start_fraction = 0.0
             self.final = f"{state} after {format_duration(event.seconds)}"
             self._end()
         elif isinstance(event, Failed):
@@ -91,8 +100,26 @@ class ProgressWidget(QWidget):
         self.final = ""
 
     def _end(self) -> None:
+        self.paused = False
         self._timer.stop()
         self.update_text()
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused: say so, without a rate or a time left. On resuming, the ETA is measured
+        afresh, so the paused time does not slow the estimate."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if not paused:
+            self.first = None
+            self.rate = Ema(0.9)
+            self.samples_per_s = 0.0
+        self.update_text()
+
+    def fraction(self) -> float:
+        """How much of the whole run is done: a resumed run's progress counts from where
+        it started (events report progress over what is left to do)."""
+        return self.start_fraction + self.progress * (1.0 - self.start_fraction)
 
     def eta(self) -> float | None:
         """Seconds left at the rate progress has moved since the first step, or None."""
@@ -105,20 +132,22 @@ class ProgressWidget(QWidget):
 
     @Slot()
     def update_text(self) -> None:
-        self.bar.setValue(int(round(self.progress * STEPS)))
+        self.bar.setValue(int(round(self.fraction() * STEPS)))
         if self.final:
             self.label.setText(self.final)
             return
-        parts = []
+        parts = ["paused"] if self.paused else []
         if self.episode:
             parts.append(f"episode {self.episode:,}" + (f"/{self.total_epochs:,}" if self.total_epochs else ""))
         elif self.epoch:
             parts.append(f"epoch {self.epoch}" + (f"/{self.total_epochs}" if self.total_epochs else ""))
         if self.step:
             parts.append(f"step {self.step:,}")
-        if self.samples_per_s:
+        eta = None if self.paused else self.eta()
+        if self.samples_per_s and not self.paused:
             parts.append(f"{self.samples_per_s:,.0f} samples/s")
-        eta = self.eta()
-        if eta is not None:
+        if eta is not None and self.task in STOPS_WHEN_SOLVED:
+            parts.append(f"at most {format_duration(eta)} (stops when solved)")
+        elif eta is not None:
             parts.append(f"ETA {format_duration(eta)}")
         self.label.setText(" · ".join(parts))

@@ -1,5 +1,5 @@
 """Running trainers from the GUI: a controller that keeps training off the GUI thread."""
 
-from gui.training.controller import TrainingController, copy_document, document_errors
+from gui.training.controller import TrainingController, document_errors
 
-__all__ = ["TrainingController", "copy_document", "document_errors"]
+__all__ = ["TrainingController", "document_errors"]

@@ -15,7 +15,7 @@ The window's side of a run, in full:
     controller.shutdown()                        # in closeEvent: stop and wait, bounded
 
 Why it is built this way:
-- `start` trains a copy of the document (JSON round trip, plus the trained state
+- `start` trains a copy of the document (`Document.copy`, plus the trained state
   when resuming), so edits made in the editor during a run can never reach the
   worker; the trained copy comes back with `finished`/`failed`, and the window
   decides what to keep.
@@ -71,17 +71,6 @@ def document_errors(doc: Document) -> list[str]:
         return list(engine.check(doc).errors)
     except NetCanvasError as exc:
         return [str(exc)]
-
-
-def copy_document(doc: Document, with_state: bool = False) -> Document:
-    """An independent copy through the file format, so the worker never shares editor objects."""
-    twin = engine.parse_document(engine.document_to_json(doc), doc.path or "")
-    twin.path = doc.path
-    if with_state:
-        twin.weights = copy.deepcopy(doc.weights)
-        twin.metrics = copy.deepcopy(doc.metrics)
-        twin.train_state = copy.deepcopy(doc.train_state)
-    return twin
 
 
 def worker_threads() -> int:
@@ -210,7 +199,7 @@ class TrainingController(QObject):
         options = copy.copy(options) if options is not None else RunOptions()
         if not list(options.watch):
             options.watch = list(self._watch)
-        twin = copy_document(doc, with_state=options.resume)
+        twin = doc.copy(with_state=options.resume)
         try:
             trainer = make_trainer(twin, options)
         except NetCanvasError as exc:
@@ -333,5 +322,5 @@ class TrainingController(QObject):
             self.state_changed.emit(state)
 
 
-__all__ = ["TrainingController", "copy_document", "document_errors", "worker_threads",
+__all__ = ["TrainingController", "document_errors", "worker_threads",
            "IDLE", "RUNNING", "PAUSED", "STOPPING"]
