@@ -11,18 +11,17 @@ the tests and a notebook use the same code:
         ...
     engine.save_bundle(doc, {"main": model}, "lenet.ncz")
 
-Training, export and import load on first use (`engine.make_trainer`, ...), so
-`import engine` stays quick for the shape checker.
+Every public name loads its module on first use (PEP 562): `engine.cli` is a
+submodule, so whatever this file imports, `netcanvas --help` pays for. Only
+the errors load eagerly (they import nothing); torch arrives with the first
+name that needs it (`compile_network`, `save_bundle`, `make_trainer`, ...).
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from engine.blocks import CATALOGUE, get_block
-from engine.bundle import load_bundle, save_bundle
-from engine.compiler import compile_network
-from engine.document import Document, Edge, Network, Node
 from engine.errors import (
     DatasetError,
     DocumentError,
@@ -31,21 +30,34 @@ from engine.errors import (
     NetCanvasError,
     ShapeError,
 )
-from engine.readwrite import document_to_json, parse_document, save_document
-from engine.shapes import CheckReport, NetworkChecker, check
+
+if TYPE_CHECKING:
+    from engine.document import Document
+
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (dynamic version)
 
 
 def load_document(path: str | os.PathLike) -> Document:
     """Open a `.json` document, or a `.ncz` bundle with its trained weights."""
+    if os.fspath(path).lower().endswith(".ncz"):
+        from engine.bundle import load_bundle
+
+        return load_bundle(path)
     from engine.readwrite import load_json_document
 
-    if os.fspath(path).lower().endswith(".ncz"):
-        return load_bundle(path)
     return load_json_document(path)
 
 
-# name -> module: public names that load their module on first use (PEP 562)
+# name -> module: public names that load their module on first use
 _LAZY = {
+    "CATALOGUE": "engine.blocks", "get_block": "engine.blocks",
+    "load_bundle": "engine.bundle", "save_bundle": "engine.bundle",
+    "compile_network": "engine.compiler",
+    "Document": "engine.document", "Edge": "engine.document",
+    "Network": "engine.document", "Node": "engine.document",
+    "document_to_json": "engine.readwrite", "parse_document": "engine.readwrite",
+    "save_document": "engine.readwrite",
+    "CheckReport": "engine.shapes", "NetworkChecker": "engine.shapes", "check": "engine.shapes",
     "make_trainer": "engine.training", "RunOptions": "engine.training",
     "export_document": "engine.export", "export_onnx": "engine.export",
     "export_torchscript": "engine.export", "export_python": "engine.export",
@@ -57,14 +69,13 @@ def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'engine' has no attribute '{name}'")
 
 
 __all__ = [
-    "CATALOGUE", "CheckReport", "DatasetError", "Document", "DocumentError", "Edge",
-    "EditError", "GraphError", "NetCanvasError", "Network", "NetworkChecker", "Node",
-    "ShapeError", "check", "compile_network", "document_to_json", "get_block",
-    "load_bundle", "load_document", "parse_document", "save_bundle", "save_document",
-    *_LAZY,
+    "DatasetError", "DocumentError", "EditError", "GraphError", "NetCanvasError",
+    "ShapeError", "load_document", *_LAZY,
 ]

@@ -2,16 +2,25 @@
 
 Each command is a thin shell over the same engine calls the GUI makes; the
 heavier commands live beside the code they drive and are imported on use.
+`--help`, `--version`, `presets` and argument errors never import torch (a
+test holds them to it): only the commands that build or train a model pay for it.
+
+Exit codes: 0 success; 1 the command failed (one line on stderr says why);
+2 wrong arguments; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 
 from engine.errors import NetCanvasError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+FILE_HELP = "a document (.json), a bundle (.ncz) or a preset's name (see `netcanvas presets`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,21 +28,28 @@ def build_parser() -> argparse.ArgumentParser:
         prog="netcanvas",
         description="Build neural networks visually and train them with PyTorch. "
         "With no command, opens the editor on the default preset.",
+        epilog="Exit codes: 0 success, 1 the command failed, 2 wrong arguments, 130 interrupted.",
     )
-    parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit "
+                        "(needs no display: renders offscreen when there is none)")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="with --version: also Python, torch and Qt")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("open", help="open a document or bundle in the editor")
-    p.add_argument("file")
+    p.add_argument("file", help=FILE_HELP)
     p.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
 
-    sub.add_parser("presets", help="list the presets with one line each")
+    p = sub.add_parser("presets", help="list the presets: name, one line, path")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead")
 
     p = sub.add_parser("check", help="validate a document; print shapes; exit 1 with the errors")
-    p.add_argument("file")
+    p.add_argument("file", help=FILE_HELP)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("train", help="train a document headless and write a bundle")
-    p.add_argument("file")
+    p.add_argument("file", help=FILE_HELP)
     p.add_argument("--epochs", type=int, help="override training.epochs (or episodes for RL)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=int, help="override training.seed")
@@ -41,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="also write the bundle every N epochs, so a crash loses little")
+    p.add_argument("--json", action="store_true", help="print the final line as JSON")
 
     p = sub.add_parser("export", help="export a trained bundle for other programs")
-    p.add_argument("file", help="a .ncz bundle (or a .json document: untrained weights)")
+    p.add_argument("file", help="a .ncz bundle (or a .json document or preset: untrained weights)")
     p.add_argument("--format", required=True, choices=("onnx", "torchscript", "python", "bundle"))
     p.add_argument("--out", required=True, help="output file (or folder for python)")
 
@@ -57,10 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.version:
+            return _version(args)
+        _resolve_file(args)
         if args.command is None or args.command == "open":
-            from gui.app import main as gui_main
-
-            return gui_main(getattr(args, "file", None), args.screenshot)
+            return _gui(args)
         handler = {
             "presets": _presets,
             "check": _check,
@@ -70,38 +88,103 @@ def main(argv: Sequence[str] | None = None) -> int:
         }[args.command]
         return handler(args)
     except NetCanvasError as exc:
-        print(f"netcanvas {args.command}: {exc}", file=sys.stderr)
-        return 1
+        print(f"netcanvas {args.command or ''}: {exc}".replace(" :", ":"), file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `netcanvas presets | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return EXIT_OK
+
+
+def _resolve_file(args: argparse.Namespace) -> None:
+    """Let every FILE argument be a preset's name too; say which file was used."""
+    if getattr(args, "file", None) is None:
+        return
+    from engine.presets import resolve
+
+    path, note = resolve(args.file)
+    args.file = str(path)
+    if note:
+        print(f"netcanvas: {note}", file=sys.stderr)
+
+
+def _version(args: argparse.Namespace) -> int:
+    from engine.versions import versions
+
+    found = versions(verbose=args.verbose)
+    print(f"netcanvas {found.pop('netcanvas')}")
+    for name, version in found.items():
+        print(f"  {name} {version}")
+    return EXIT_OK
+
+
+def _gui(args: argparse.Namespace) -> int:
+    missing = no_display_reason(os.environ, sys.platform)
+    if missing and args.screenshot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    elif missing:
+        print(f"netcanvas: {missing}\n{HEADLESS_HELP}", file=sys.stderr)
+        return EXIT_FAILED
+    from gui.app import main as gui_main
+
+    return gui_main(getattr(args, "file", None), args.screenshot)
+
+
+HEADLESS_HELP = """Without a screen, NetCanvas still works from the command line:
+  netcanvas check lenet_digits            validate a document or preset and print its shapes
+  netcanvas train lenet_digits            train it and write lenet_digits.ncz
+  netcanvas --screenshot window.png       render the editor offscreen to a PNG
+To open the editor anyway, run it under a virtual display (xvfb-run netcanvas),
+or set QT_QPA_PLATFORM=offscreen (nothing is shown on screen)."""
+
+
+def no_display_reason(environ: os._Environ | dict, platform: str) -> str | None:
+    """Why Qt would abort for lack of a display (Linux/BSD without X11 or Wayland), or None.
+
+    Windows and macOS always have a display session; QT_QPA_PLATFORM names a
+    platform plugin explicitly (offscreen, vnc, ...), which the person chose.
+    """
+    if platform.startswith(("win", "darwin", "cygwin")):
+        return None
+    if any(environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return None
+    return "no display found (DISPLAY and WAYLAND_DISPLAY are unset)"
 
 
 def _presets(args: argparse.Namespace) -> int:
-    from engine.presets import preset_paths
-    from engine.readwrite import load_json_document
+    from engine.presets import PRESETS_DIR, PresetInfo, preset_paths
 
-    for path in preset_paths():
-        doc = load_json_document(path)
-        dataset = doc.training.get("dataset", {})
-        dataset = dataset.get("name", "?") if isinstance(dataset, dict) else dataset
-        print(f"{path.stem:<24} {doc.name} ({doc.training.get('task', '?')} on {dataset})")
-    return 0
+    infos = [PresetInfo.read(path) for path in preset_paths()]
+    if not infos:
+        print(f"netcanvas presets: no presets found in {PRESETS_DIR} "
+              "(a broken install: reinstall netcanvas)", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps([info.as_json() for info in infos], indent=2))
+        return EXIT_OK
+    width = max(len(info.line()) for info in infos)
+    for info in infos:
+        print(f"{info.name:<24} {info.line():<{width}}  {info.path}")
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
     from engine import load_document
-    from engine.report_table import format_check
-
-    doc = load_document(args.file)
     from engine.shapes import check
 
+    doc = load_document(args.file)
     report = check(doc)
-    print(format_check(doc, report))
-    return 0 if report.ok else 1
+    if args.json:
+        from engine.report_table import check_json
+
+        print(json.dumps(check_json(args.file, report), indent=2))
+    else:
+        from engine.report_table import format_check
+
+        print(format_check(doc, report))
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _train(args: argparse.Namespace) -> int:

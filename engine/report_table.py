@@ -40,3 +40,24 @@ def format_check(doc: Document, report: CheckReport) -> str:
     errors = len(report.errors)
     lines.append("\nOK: no errors" if not errors else f"\n{errors} error(s): fix them to train")
     return "\n".join(lines)
+
+
+def check_json(file: str, report: CheckReport) -> dict:
+    """`netcanvas check --json`: the report as plain data; shapes are lists, `null` the batch."""
+    return {
+        "file": file,
+        "ok": report.ok,
+        "errors": report.errors,
+        "networks": {
+            name: {
+                "parameters": net.parameters,
+                "macs": net.macs,
+                "nodes": {
+                    r.node_id: {"block": r.block, "outputs": {k: list(v) for k, v in r.outputs.items()},
+                                "parameters": r.parameters, "errors": r.errors, "warnings": r.warnings}
+                    for r in net.nodes.values()
+                },
+            }
+            for name, net in report.networks.items()
+        },
+    }

@@ -102,12 +102,30 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             result = event
     if doc.weights:
         save_bundle(doc, None, target, metrics=doc.metrics, train_state=doc.train_state)
+    if getattr(args, "json", False):  # `--json`: one machine-readable final line on stdout
+        _print_json(result, target if doc.weights else None, out)
     if isinstance(result, Failed):
         kept = f" (last good weights saved to {target})" if doc.weights else ""
         print(f"netcanvas train: {result.message}{kept}", file=err)
         return 1
     assert isinstance(result, Finished)
+    if getattr(args, "json", False):
+        return 0
     state = "stopped early" if result.stopped else "done"
     print(f"{state} in {_duration(result.seconds)}: {_format_metrics(result.metrics)}", file=out)
     print(f"saved {target}", file=out)
     return 0
+
+
+def _print_json(result: Finished | Failed | None, bundle: Path | None, out: TextIO) -> None:
+    import json
+    import numbers
+
+    line = {"ok": isinstance(result, Finished), "bundle": str(bundle) if bundle else None}
+    if isinstance(result, Finished):
+        line.update(stopped=result.stopped, seconds=round(result.seconds, 3),
+                    metrics={k: v if isinstance(v, int) else float(v)
+                             for k, v in result.metrics.items() if isinstance(v, numbers.Real)})
+    elif isinstance(result, Failed):
+        line["error"] = result.message
+    print(json.dumps(line), file=out)
