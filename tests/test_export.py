@@ -16,7 +16,14 @@ import torch
 import engine
 from engine.blocks import CATALOGUE
 from engine.errors import NetCanvasError
-from engine.export import export_document, export_onnx, export_python, export_torchscript, prepare
+from engine.export import (
+    export_document,
+    export_onnx,
+    export_pt2,
+    export_python,
+    export_torchscript,
+    prepare,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = sorted((ROOT / "presets").glob("*.json"))
@@ -291,6 +298,68 @@ def test_every_preset_exports_to_onnx_or_says_why(tmp_path: Path, preset: Path) 
             assert "onnxruntime matches" in result.note
 
 
+# ---- torch.export (.pt2) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["lenet", "lstm", "transformer"])
+def test_pt2_reloads_with_a_dynamic_batch_and_matches_pytorch(tmp_path: Path, name: str) -> None:
+    doc = trained(NETWORKS[name]())
+    result = export_pt2(doc, "main", tmp_path / f"{name}.pt2")
+    assert "torch.export.load reproduces" in result.note
+    program = torch.export.load(str(result.path))
+    assert isinstance(program, torch.export.ExportedProgram)
+    module = program.module()
+    prep = prepare(doc, "main")
+    for batch, seed in ((1, 10), (6, 11)):  # neither is the traced batch of 3
+        inputs = prep.example(batch, seed)
+        with torch.no_grad():
+            got = module(*inputs)
+        got = list(got) if isinstance(got, tuple) else [got]
+        for expected, actual in zip(reference(doc, "main", inputs), got, strict=True):
+            torch.testing.assert_close(actual, expected)
+
+
+def test_pt2_writes_one_program_per_network(tmp_path: Path) -> None:
+    doc = trained(gan_doc())
+    files = export_document(doc, "pt2", tmp_path / "gan.pt2")
+    assert [(f.network, f.path.name) for f in files] == [("generator", "gan_generator.pt2"),
+                                                          ("discriminator", "gan_discriminator.pt2")]
+    for item in files:
+        x = prepare(doc, item.network).example(2, seed=5)
+        with torch.no_grad():
+            got = torch.export.load(str(item.path)).module()(*x)
+        torch.testing.assert_close(got, reference(doc, item.network, x)[0])
+
+
+def test_pt2_failure_is_a_clear_message_and_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
+    def unsupported(*args, **kwargs):
+        raise RuntimeError("data-dependent control flow\nlong traceback ...")
+
+    monkeypatch.setattr(torch.export, "export", unsupported)
+    with pytest.raises(NetCanvasError, match=r"torch.export cannot express network 'main': "
+                                             r"data-dependent control flow\. Export it as"):
+        export_pt2(mlp_doc(), "main", tmp_path / "m.pt2")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pt2_program_that_computes_something_else_never_lands(tmp_path: Path, monkeypatch) -> None:
+    real_load = torch.export.load
+
+    class Off:
+        def __init__(self, program):
+            self.inner = program.module()
+
+        def module(self):
+            return lambda *x: self.inner(*x) + 1e-3
+
+    monkeypatch.setattr(torch.export, "load", lambda path: Off(real_load(path)))
+    (tmp_path / "m.pt2").write_bytes(b"the previous export")
+    with pytest.raises(NetCanvasError, match=r"differs from PyTorch by 0\.001"):
+        export_pt2(trained(mlp_doc()), "main", tmp_path / "m.pt2")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt2"]
+    assert (tmp_path / "m.pt2").read_bytes() == b"the previous export"
+
+
 # ---- without NetCanvas: TorchScript and PyTorch source ------------------------------------------
 
 
@@ -476,6 +545,13 @@ def test_cli_exports_a_bundle_and_warns_about_a_plain_document(tmp_path: Path, c
                  "--out", str(tmp_path / "fresh.ncz")]) == 0
     assert "holds no trained weights" in capsys.readouterr().err
     assert set(engine.load_document(tmp_path / "fresh.ncz").weights) == {"main"}
+
+    assert main(["export", str(tmp_path / "mlp.ncz"), "--format", "pt2",
+                 "--out", str(tmp_path / "mlp.pt2")]) == 0
+    assert "torch.export.load reproduces" in capsys.readouterr().out
+    with torch.no_grad():
+        got = torch.export.load(str(tmp_path / "mlp.pt2")).module()(x)
+    torch.testing.assert_close(got, reference(doc, "main", (x,))[0])
 
     assert main(["export", str(tmp_path / "missing.ncz"), "--format", "onnx",
                  "--out", str(tmp_path / "x.onnx")]) == 1
