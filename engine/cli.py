@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a trained bundle for other programs")
     p.add_argument("file", help="a .ncz bundle (or a .json document or preset: untrained weights)")
-    p.add_argument("--format", required=True, choices=("onnx", "torchscript", "python", "bundle"))
+    p.add_argument("--format", required=True, choices=("onnx", "torchscript", "pt2", "python", "bundle"))
     p.add_argument("--out", required=True, help="output file (or folder for python)")
 
     p = sub.add_parser("import", help="trace a PyTorch nn.Module into a document")

