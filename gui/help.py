@@ -8,6 +8,7 @@ shortcut list is read from the window's own actions.
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -50,7 +51,8 @@ def block_markdown(spec: BlockSpec) -> str:
         lines += ["## Parameters", "", "| name | type | default | range | what |",
                   "|---|---|---|---|---|"]
         for p in spec.params:
-            lines.append(f"| `{p.name}` | {p.kind} | `{p.default!r}` | {_range(p)} | {p.doc} |")
+            default = json.dumps(p.default)  # as a document's file writes it
+            lines.append(f"| `{p.name}` | {p.kind} | `{default}` | {_range(p)} | {p.doc} |")
     return "\n".join(lines) + "\n"
 
 
@@ -159,6 +161,17 @@ class DocsBrowser(QWidget):
             self.browser.setMarkdown(block_markdown(get_block(page.removeprefix("block:"))))
             self.current = page
         self.browser.verticalScrollBar().setValue(0)
+        self._mark_in_index(page)
+
+    def _mark_in_index(self, page) -> None:
+        """Highlight the page's entry (a block's page under Blocks) without reopening it;
+        with no current entry, the list would open its first page when it takes focus."""
+        key = BLOCKS if isinstance(page, str) and page.startswith("block:") else page
+        titles = [t for t, p in self.pages.items() if p == key]
+        if titles:
+            self.index.blockSignals(True)
+            self.index.setCurrentRow(list(self.pages).index(titles[0]))
+            self.index.blockSignals(False)
 
     def _follow(self, url: QUrl) -> None:
         """Block links and links to other doc pages open here; web links in the browser."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap
+from PySide6.QtCore import QMimeData, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QIcon, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -71,6 +71,17 @@ class _BlockTree(QTreeWidget):
 
     def mimeTypes(self) -> list[str]:
         return [BLOCK_MIME]
+
+    def startDrag(self, supported: Qt.DropAction) -> None:
+        """Drag the pressed block; once dropped, nothing stays highlighted in the palette
+        (the press selected it only to start the drag)."""
+        items = self.selectedItems()
+        if items:
+            drag = QDrag(self)
+            drag.setMimeData(self.mimeData(items))
+            drag.exec(supported, Qt.DropAction.CopyAction)
+        self.clearSelection()
+        self.setCurrentIndex(QModelIndex())
 
 
 class PaletteWidget(QWidget):
