@@ -36,6 +36,7 @@ class NodeReport:
     macs: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    fixes: list[Any] = field(default_factory=list)  # engine.fixes.Fix records for these errors
 
 
 @dataclass
@@ -328,6 +329,9 @@ def check(doc: Document) -> CheckReport:
         reports[name] = checker.report()
         checker.close()
     problems = [] if doc.networks else ["the document has no network"]
+    from engine.task_check import check_task  # outputs against the task, loss and dataset
+
+    problems += check_task(doc, reports)
     return CheckReport(reports, problems)
 
 
