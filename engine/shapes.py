@@ -308,13 +308,13 @@ class NetworkChecker:
 
 def dataset_shapes_for(doc: Document) -> Callable[[], DatasetShapes]:
     """A lazy, memoised lookup of the shapes the document's dataset provides."""
-    from engine.data import input_shapes  # the data package imports heavier modules
+    from engine.data import data_folder, input_shapes  # the data package imports heavier modules
 
     memo: list[DatasetShapes] = []
 
     def lookup() -> DatasetShapes:
-        if not memo:
-            memo.append(input_shapes(doc.training))
+        if not memo:  # relative data paths are taken from the document's folder
+            memo.append(input_shapes(doc.training, data_folder(doc)))
         return memo[0]
 
     return lookup
