@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.blocks.base import Shape, fmt_shape
@@ -87,7 +87,11 @@ def first_output(network: Network) -> str | None:
 
 
 def check_task(doc: Document, reports: dict[str, NetworkReport]) -> list[str]:
-    """Add output errors and fixes to `reports`; returns problems of the document as a whole."""
+    """Add output errors and fixes to `reports`; returns problems of the document as a whole.
+
+    `reports` may come from `check()` or from long-lived `NetworkChecker`s (the editor
+    calls this after each incremental pass): the checkers' own records are not changed.
+    """
     if "dataset" not in doc.training:
         return []
     from engine.data import data_folder, dataset_facts  # the data package imports heavier modules
@@ -122,13 +126,14 @@ def _check_network(doc: Document, network: Network, report: NetworkReport, need:
     if found is None:
         return
     output, got = found
-    node = report.nodes[output]
     wanted = fmt_shape(need.shape) if need.exact else f"{_per_sample(need.shape)} values per sample"
-    node.errors.append(f"training needs {wanted} here ({need.why}), but the network gives "
-                       f"{fmt_shape(got)}")
+    error = f"training needs {wanted} here ({need.why}), but the network gives {fmt_shape(got)}"
     lookup = _lookup(doc)
-    node.fixes = [fix for fix in _candidates(network, report, output, got, need)
-                  if _works(network, fix, need, lookup)][:2]
+    fixes = [fix for fix in _candidates(network, report, output, got, need)
+             if _works(network, fix, need, lookup)][:2]
+    # A copy: an incremental NetworkChecker keeps the node's report for its next pass.
+    node = report.nodes[output]
+    report.nodes[output] = replace(node, errors=[*node.errors, error], fixes=[*node.fixes, *fixes])
 
 
 def _lookup(doc: Document) -> Callable[[], Any]:

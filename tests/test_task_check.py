@@ -191,3 +191,22 @@ def test_task_errors_survive_a_round_trip_through_json():
     doc = chain([("Flatten", {}), ("Linear", {"out_features": 3})], DIGITS)
     again = parse_document(json.loads(json.dumps(document_to_json(doc))))
     assert output_errors(again) == output_errors(doc)
+
+
+def test_incremental_checkers_are_not_changed_by_the_task_pass():
+    """The editor keeps NetworkCheckers and runs the task pass after each: no error piles up."""
+    from engine.shapes import NetworkChecker, dataset_shapes_for
+    from engine.task_check import check_task
+
+    doc = chain([("Flatten", {}), ("Linear", {"out_features": 3})], DIGITS)
+    checker = NetworkChecker(doc.network("main"), dataset_shapes_for(doc))
+    for _ in range(3):
+        reports = {"main": checker.report()}
+        check_task(doc, reports)
+        assert len(reports["main"].nodes["y"].errors) == 1
+        assert len(reports["main"].nodes["y"].fixes) >= 1
+    doc.network("main").set_param("linear_1", "out_features", 10)
+    reports = {"main": checker.report()}
+    check_task(doc, reports)
+    assert reports["main"].ok
+    checker.close()
