@@ -22,6 +22,7 @@ def format_check(doc: Document, report: CheckReport) -> str:
     for name, net in report.networks.items():
         lines.append(f"\nnetwork '{name}'")
         rows = [("node", "block", "output shape", "params", "notes")]
+        fixes: dict[int, list[str]] = {}  # row -> the quick fixes printed under it
         for r in net.nodes.values():
             shapes = ", ".join(
                 fmt_shape(s) if port == "out" else f"{port}: {fmt_shape(s)}"
@@ -29,10 +30,13 @@ def format_check(doc: Document, report: CheckReport) -> str:
             )
             notes = "; ".join([f"ERROR {e}" for e in r.errors] + [f"warning: {w}" for w in r.warnings])
             rows.append((r.node_id, r.block, shapes or "-", f"{r.parameters:,}", notes))
+            fixes[len(rows) - 1] = [fix.description for fix in r.fixes]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        for row in rows:
+        for at, row in enumerate(rows):
             cells = [row[i].ljust(widths[i]) if i != 3 else row[i].rjust(widths[i]) for i in range(4)]
             lines.append("  ".join(cells + [row[4]]).rstrip())
+            indent = " " * (sum(widths) + 8)  # under the notes column
+            lines += [f"{indent}fix: {text}" for text in fixes.get(at, [])]
         lines += [f"error: {p}" for p in net.problems]
         lines.append(
             f"total: {net.parameters:,} parameters, {human_count(net.macs)} multiply-adds per sample"

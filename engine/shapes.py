@@ -36,6 +36,7 @@ class NodeReport:
     macs: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    fixes: list[Any] = field(default_factory=list)  # engine.fixes.Fix records for these errors
 
 
 @dataclass
@@ -308,13 +309,13 @@ class NetworkChecker:
 
 def dataset_shapes_for(doc: Document) -> Callable[[], DatasetShapes]:
     """A lazy, memoised lookup of the shapes the document's dataset provides."""
-    from engine.data import input_shapes  # the data package imports heavier modules
+    from engine.data import data_folder, input_shapes  # the data package imports heavier modules
 
     memo: list[DatasetShapes] = []
 
     def lookup() -> DatasetShapes:
-        if not memo:
-            memo.append(input_shapes(doc.training))
+        if not memo:  # relative data paths are taken from the document's folder
+            memo.append(input_shapes(doc.training, data_folder(doc)))
         return memo[0]
 
     return lookup
@@ -329,8 +330,10 @@ def check(doc: Document) -> CheckReport:
         reports[name] = checker.report()
         checker.close()
     problems = [] if doc.networks else ["the document has no network"]
+    from engine.task_check import check_task  # outputs against the task, loss and dataset
     from engine.training.schema import add_training_findings  # training settings' own pass
 
+    problems += check_task(doc, reports)
     return add_training_findings(doc, CheckReport(reports, problems))
 
 

@@ -74,6 +74,38 @@ Dataset = ArrayDataset | GraphDataset | EnvironmentDataset
 
 
 @dataclass(frozen=True)
+class DataFacts:
+    """What checking needs to know of a dataset to judge a network's outputs.
+
+    `target` is the per-sample target shape with the batch axis N, e.g. `(None,)`
+    for class ids, `(None, 1)` for one value, `(None, T)` for per-step tokens.
+    """
+
+    kind: str  # "arrays", "graph" or "environment"
+    inputs: dict[str, Shape]
+    num_classes: int | None = None
+    target: Shape | None = None
+    num_actions: int | None = None
+    nodes: int | None = None  # a graph's node count
+
+
+def facts_of(data: Dataset) -> DataFacts:
+    """The facts of a loaded dataset (for entries that declare none more cheaply)."""
+    if isinstance(data, GraphDataset):
+        nodes = len(data.labels)
+        return DataFacts("graph", data.input_shapes(), data.num_classes, (nodes,), nodes=nodes)
+    if isinstance(data, EnvironmentDataset):
+        return DataFacts("environment", data.input_shapes(), num_actions=data.num_actions)
+    target = None if data.y is None else (None, *data.y.shape[1:])
+    return DataFacts("arrays", data.input_shapes(), data.num_classes, target)
+
+
+def class_facts(shapes: dict[str, Shape], classes: int) -> DataFacts:
+    """An array dataset of `classes` classes, one id per sample: declared, not loaded."""
+    return DataFacts("arrays", shapes, classes, (None,))
+
+
+@dataclass(frozen=True)
 class DatasetEntry:
     """A named dataset: how to load it and, cheaply, what shapes it feeds."""
 
@@ -83,6 +115,8 @@ class DatasetEntry:
     load: Callable[[dict[str, Any], int], Dataset]
     shapes: Callable[[dict[str, Any]], dict[str, Shape]]
     options: dict[str, str] = field(default_factory=dict)  # option -> one-line doc
+    # Classes, target shape, actions without a load; None: load once (cached) and look.
+    facts: Callable[[dict[str, Any]], DataFacts] | None = None
 
 
 REGISTRY: dict[str, DatasetEntry] = {}

@@ -21,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.base import ArrayDataset, DatasetEntry, GraphDataset, option, register
+from engine.data.base import (
+    ArrayDataset,
+    DataFacts,
+    DatasetEntry,
+    GraphDataset,
+    class_facts,
+    option,
+    register,
+)
 from engine.data.formats import cora_graph, read_cora, read_idx
 from engine.errors import DatasetError
 
@@ -213,18 +221,20 @@ register(DatasetEntry(
     "[0, 1]. Downloaded once (about 11 MB).", "arrays",
     _idx_dataset("mnist", [str(d) for d in range(10)]),
     lambda spec: {"x": (None, 1, 28, 28)}, dict(IDX_OPTIONS),
+    facts=lambda spec: class_facts({"x": (None, 1, 28, 28)}, 10),
 ))
 register(DatasetEntry(
     "fashion_mnist", "Fashion-MNIST: Zalando's clothing pictures in MNIST's format, 10 classes. "
     "Downloaded once (about 30 MB).", "arrays",
     _idx_dataset("fashion_mnist", FASHION_CLASSES),
     lambda spec: {"x": (None, 1, 28, 28)}, dict(IDX_OPTIONS),
+    facts=lambda spec: class_facts({"x": (None, 1, 28, 28)}, 10),
 ))
 
 
 # -- Cora ------------------------------------------------------------------------------
 
-CORA_NODES, CORA_WORDS = 2708, 1433
+CORA_NODES, CORA_WORDS, CORA_CLASSES = 2708, 1433, 7
 
 
 def _cora(spec: dict[str, Any], seed: int) -> GraphDataset:
@@ -273,4 +283,7 @@ register(DatasetEntry(
      "val_size": "validation papers (default 500)", "test_size": "test papers (default 1000)",
      "normalize_features": "divide each paper's word flags by their sum (default true)",
      "download": "download missing files (default true)"},
+    facts=lambda spec: DataFacts(
+        "graph", {"adjacency": (CORA_NODES, CORA_NODES), "features": (CORA_NODES, CORA_WORDS)},
+        CORA_CLASSES, (CORA_NODES,), nodes=CORA_NODES),
 ))

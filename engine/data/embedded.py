@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.data.base import ArrayDataset, DatasetEntry, register
+from engine.data.base import ArrayDataset, DatasetEntry, class_facts, register
 from engine.data.splits import split_indices, standardize
 
 
@@ -26,6 +26,7 @@ register(DatasetEntry(
     "iris", "Fisher's iris flowers: 150 samples, 4 measurements (or the 2 petal ones), 3 species.",
     "arrays", _iris, lambda spec: {"x": (None, spec.get("features", 4))},
     {"features": "4 (all) or 2 (petal length and width)"},
+    facts=lambda spec: class_facts({"x": (None, spec.get("features", 4))}, 3),
 ))
 
 
@@ -49,4 +50,6 @@ register(DatasetEntry(
     "arrays", _digits,
     lambda spec: {"x": (None, 1, spec.get("image_size", 8), spec.get("image_size", 8))},
     {"image_size": "side in pixels after bilinear resizing (8 = original, 28 = MNIST-like)"},
+    facts=lambda spec: class_facts(
+        {"x": (None, 1, spec.get("image_size", 8), spec.get("image_size", 8))}, 10),
 ))

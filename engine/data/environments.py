@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from engine.data.base import FALLBACKS, DatasetEntry, EnvironmentDataset, register
+from engine.data.base import FALLBACKS, DatasetEntry, EnvironmentDataset, facts_of, register
 from engine.errors import DatasetError
 
 
@@ -76,7 +76,8 @@ def _shapes(spec: dict[str, Any]) -> dict[str, tuple]:
 
 
 def _entry(env_id: str, doc: str, options: dict[str, str] | None = None) -> DatasetEntry:
-    return DatasetEntry(env_id, doc, "environment", _load, _shapes, options or {})
+    return DatasetEntry(env_id, doc, "environment", _load, _shapes, options or {},
+                        facts=lambda spec: facts_of(_describe(spec["name"], _env_kwargs(spec))))
 
 
 register(_entry(

@@ -7,7 +7,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from engine.data.base import DatasetEntry, GraphDataset, option, register
+from engine.data.base import DataFacts, DatasetEntry, GraphDataset, option, register
 
 KARATE_NODES = 34
 CLUBS = ["Mr. Hi", "Officer"]
@@ -44,4 +44,7 @@ register(DatasetEntry(
                   "features": (KARATE_NODES, KARATE_NODES)},
     {"labels_per_class": "labelled training nodes per club (default 1: nodes 0 and 33); "
                          "all other nodes are validation and test"},
+    facts=lambda spec: DataFacts(
+        "graph", {"adjacency": (KARATE_NODES, KARATE_NODES), "features": (KARATE_NODES, KARATE_NODES)},
+        len(CLUBS), (KARATE_NODES,), nodes=KARATE_NODES),
 ))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.base import ArrayDataset, DatasetEntry, option, register
+from engine.data.base import ArrayDataset, DataFacts, DatasetEntry, class_facts, option, register
 from engine.data.splits import split_indices
 from engine.errors import DatasetError
 
@@ -63,6 +63,7 @@ register(DatasetEntry(
     {"n_samples": "number of points (default 400)",
      "noise": "standard deviation around each corner (default 0.1)",
      "exact": "true: only the 4-point truth table, used for train, val and test"},
+    facts=lambda spec: class_facts(_points(spec), 2),
 ))
 
 
@@ -78,6 +79,7 @@ def _moons(spec: dict[str, Any], seed: int) -> ArrayDataset:
 register(DatasetEntry(
     "moons", "Two interleaving half-moons (scikit-learn make_moons).", "arrays", _moons, _points,
     {"n_samples": "number of points (default 500)", "noise": "Gaussian noise (default 0.1)"},
+    facts=lambda spec: class_facts(_points(spec), 2),
 ))
 
 
@@ -94,6 +96,7 @@ register(DatasetEntry(
     "arrays", _circles, _points,
     {"n_samples": "number of points (default 500)", "noise": "Gaussian noise (default 0.05)",
      "factor": "inner radius / outer radius (default 0.5)"},
+    facts=lambda spec: class_facts(_points(spec), 2),
 ))
 
 
@@ -117,6 +120,7 @@ register(DatasetEntry(
     "arrays", _spirals, _points,
     {"n_samples": "total number of points (default 600)", "classes": "number of arms (default 2)",
      "turns": "turns of each arm (default 1.5)", "noise": "Gaussian jitter (default 0.02)"},
+    facts=lambda spec: class_facts(_points(spec), option(spec, "classes", 2, int, minimum=2, maximum=10)),
 ))
 
 
@@ -146,6 +150,7 @@ register(DatasetEntry(
     "perceptron).", "arrays", _blobs, _points,
     {"n_samples": "number of points (default 200)", "noise": "spread of each blob (default 0.7)",
      "margin": "distance kept clear on each side of the line x1 + x2 = 0 (default 0.5)"},
+    facts=lambda spec: class_facts(_points(spec), 2),
 ))
 
 
@@ -169,6 +174,7 @@ register(DatasetEntry(
     "y is the mode each point came from.", "arrays", _ring, _points,
     {"n_samples": "number of points (default 2000)", "modes": "number of Gaussians (default 8)",
      "radius": "radius of the ring (default 2)", "noise": "spread of each mode (default 0.05)"},
+    facts=lambda spec: class_facts(_points(spec), option(spec, "modes", 8, int, minimum=1)),
 ))
 
 
@@ -177,6 +183,12 @@ register(DatasetEntry(
 
 def _sine_shapes(spec: dict[str, Any]) -> dict[str, tuple]:
     return {"x": (None, option(spec, "seq_len", 20, int, minimum=1), 1)}
+
+
+def _sine_facts(spec: dict[str, Any]) -> DataFacts:
+    shapes = _sine_shapes(spec)
+    per_step = option(spec, "mode", "next", str, choices=("next", "sequence")) == "sequence"
+    return DataFacts("arrays", shapes, None, shapes["x"] if per_step else (None, 1))
 
 
 def _frequency(spec: dict[str, Any]) -> tuple[float, float]:
@@ -217,6 +229,7 @@ register(DatasetEntry(
      "mode": "\"next\" (default) or \"sequence\" (per-step targets)",
      "noise": "Gaussian noise on the series (default 0)",
      "frequency": "cycles per step (default 0.05), or [low, high]: each window draws one"},
+    facts=_sine_facts,
 ))
 
 
@@ -258,4 +271,5 @@ register(DatasetEntry(
      "classes": "number of symbols (default 4); features = classes + 2",
      "distractors": "random symbols between first and last step (default true)",
      "noise": "Gaussian noise on every feature (default 0)"},
+    facts=lambda spec: class_facts(_remember_shapes(spec), option(spec, "classes", 4, int, minimum=2)),
 ))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.base import ArrayDataset, DatasetEntry, option, register
+from engine.data.base import ArrayDataset, DataFacts, DatasetEntry, class_facts, option, register
 from engine.data.splits import split_indices
 
 COMMON_OPTIONS = {
@@ -30,6 +30,12 @@ def _sizes(spec: dict[str, Any]) -> tuple[int, int, int]:
 
 def _shapes(spec: dict[str, Any]) -> dict[str, tuple]:
     return {"x": (None, _sizes(spec)[1])}
+
+
+def _token_facts(spec: dict[str, Any]) -> DataFacts:
+    """Per-step targets: one token id per input position, out of `vocab`."""
+    shapes = _shapes(spec)
+    return DataFacts("arrays", shapes, _sizes(spec)[2], shapes["x"])
 
 
 def _dataset(name: str, x: np.ndarray, y: np.ndarray, seed: int, vocab: int,
@@ -85,17 +91,21 @@ register(DatasetEntry(
     "copy", "Copy the input tokens (per-step targets); with delay d, output token t is input "
     "token t-d and 0 is the blank before it.", "arrays", _copy, _shapes,
     {**COMMON_OPTIONS, "delay": "steps the output lags the input (default 0)"},
+    facts=_token_facts,
 ))
 register(DatasetEntry(
     "reverse", "Output the input sequence backwards (per-step targets).",
     "arrays", _reverse, _shapes, dict(COMMON_OPTIONS),
+    facts=_token_facts,
 ))
 register(DatasetEntry(
     "sort", "Output the input tokens in ascending order (per-step targets).",
     "arrays", _sort, _shapes, dict(COMMON_OPTIONS),
+    facts=_token_facts,
 ))
 register(DatasetEntry(
     "majority", "Classify a sequence by its most frequent token (one class per sequence, "
     "ties removed): a whole-sequence count, natural for attention.",
     "arrays", _majority, _shapes, dict(COMMON_OPTIONS),
+    facts=lambda spec: class_facts(_shapes(spec), _sizes(spec)[2]),
 ))

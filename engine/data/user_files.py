@@ -2,20 +2,20 @@
 
 Every error names the file (and the line or column where there is one) and says what
 to change, because the person reading it made the file and can fix it.
-Relative paths are taken from the current working directory.
+Relative paths are resolved by engine/data/__init__.py against the document's folder
+before a spec reaches this module.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.data.base import ArrayDataset, DatasetEntry, option, register
+from engine.data.base import ArrayDataset, DataFacts, DatasetEntry, option, register
+from engine.data.csv_table import class_ids, first_non_number, open_csv, read_table, target_column
 from engine.data.splits import split_indices, standardize
 from engine.errors import DatasetError
 
@@ -40,143 +40,43 @@ def _path(spec: dict[str, Any], what: str, folder: bool = False) -> Path:
 # -- CSV --------------------------------------------------------------------------------
 
 
-def _open_csv(path: Path) -> tuple[list[str], Any, Any]:
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-        sample = handle.read(8192)
-        handle.seek(0)
-    except UnicodeDecodeError as exc:
-        handle.close()
-        raise _not_utf8(path, exc) from exc
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the file ({exc})") from exc
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel  # one column, or too little text to tell: plain commas
-    reader = csv.reader(handle, dialect)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        handle.close()
-        raise DatasetError(f"{path}: cannot read the header line ({exc})") from exc
-    if not header or not any(h.strip() for h in header):
-        handle.close()
-        raise DatasetError(f"{path}: empty file; the first line must name the columns")
-    return [h.strip() for h in header], reader, handle
-
-
-def _not_utf8(path: Path, exc: UnicodeDecodeError) -> DatasetError:
-    return DatasetError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} cannot be "
-                        "decoded); save it as \"CSV UTF-8\"")
-
-
-def _target(path: Path, header: list[str], spec: dict[str, Any]) -> int:
-    target = spec.get("target", header[-1])
-    if target not in header:
-        raise DatasetError(f"{path}: no column '{target}' for the target "
-                           f"(columns: {', '.join(header)})")
-    if len(header) < 2:
-        raise DatasetError(f"{path}: needs at least one feature column besides the target")
-    return header.index(target)
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _read_rows(path: Path, header: list[str], column: int, reader: Any,
-               rows: list[list[float]], targets: list[tuple[str, int]]) -> None:
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        line = reader.line_num
-        if len(row) != len(header):
-            raise DatasetError(f"{path}, line {line}: {len(row)} fields, but the header "
-                               f"names {len(header)} columns")
-        values = []
-        for i, cell in enumerate(row):
-            if i == column:
-                continue
-            value = _number(cell.strip())
-            if value is None:
-                what = "a missing value" if not cell.strip() else f"'{cell.strip()}'"
-                raise DatasetError(
-                    f"{path}, line {line}: column '{header[i]}' holds {what}, not a "
-                    "number; features must be numeric (drop or encode that column)")
-            values.append(value)
-        if not row[column].strip():
-            raise DatasetError(f"{path}, line {line}: the target '{header[column]}' is empty")
-        rows.append(values)
-        targets.append((row[column].strip(), line))
-
-
 def _csv(spec: dict[str, Any], seed: int) -> ArrayDataset:
     path = _path(spec, "a CSV file")
-    header, reader, handle = _open_csv(path)
-    rows: list[list[float]] = []
-    targets: list[tuple[str, int]] = []
-    with handle:
-        column = _target(path, header, spec)
-        try:
-            _read_rows(path, header, column, reader, rows, targets)
-        except csv.Error as exc:
-            raise DatasetError(f"{path}, line {reader.line_num + 1}: not valid CSV "
-                               f"({exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise _not_utf8(path, exc) from exc
-    if len(rows) < 5:
-        raise DatasetError(f"{path}: {len(rows)} data rows; at least 5 are needed to split "
+    table = read_table(path, spec)
+    count = len(table)
+    if count < 5:
+        raise DatasetError(f"{path}: {count} data rows; at least 5 are needed to split "
                            "into training, validation and test")
-    x = np.asarray(rows, np.float64)
-    features = [name for i, name in enumerate(header) if i != column]
-    task = option(spec, "task", None, str, choices=TASKS) or _infer_task(targets)
-    info = {"path": str(path), "target": header[column], "features": features, "task": task}
+    name = table.header[table.column]
+    task = option(spec, "task", None, str, choices=TASKS) or _infer_task(table.values)
+    info = {"path": str(path), "target": name, "features": table.features, "task": task}
     if task == "regression":
-        y = np.empty((len(targets), 1), np.float32)
-        for i, (text, line) in enumerate(targets):
-            value = _number(text)
-            if value is None:
-                raise DatasetError(f"{path}, line {line}: target '{header[column]}' is "
-                                   f"'{text}', not a number (regression needs numbers)")
-            y[i, 0] = value
-        splits = split_indices(len(y), seed)
-        return ArrayDataset("csv", standardize(x, splits["train"]), y, splits, None, None, info)
-    labels, names = _class_ids([t for t, _ in targets])
-    splits = split_indices(len(labels), seed, labels)
-    return ArrayDataset("csv", standardize(x, splits["train"]), labels, splits, len(names),
+        if table.values is None:
+            raise first_non_number(path, table.header, table.column)
+        y = table.values.astype(np.float32).reshape(count, 1)
+        splits = split_indices(count, seed)
+        return ArrayDataset("csv", standardize(table.x, splits["train"]), y, splits, None, None,
+                            info)
+    labels, names = class_ids(table)
+    splits = split_indices(count, seed, labels)
+    return ArrayDataset("csv", standardize(table.x, splits["train"]), labels, splits, len(names),
                         names, info)
 
 
-def _infer_task(targets: list[tuple[str, int]]) -> str:
-    numbers = [_number(t) for t, _ in targets]
-    if any(v is None for v in numbers):
+def _infer_task(target: np.ndarray | None) -> str:
+    """Text is classes; integers are classes when there are few of them; else quantities."""
+    if target is None:
         return "classification"
-    integral = all(float(v).is_integer() for v in numbers)  # type: ignore[arg-type]
-    return "classification" if integral and len(set(numbers)) <= MAX_INFERRED_CLASSES \
-        else "regression"
-
-
-def _class_ids(values: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Class ids in a stable order: numerically for numbers (2 before 10), else alphabetically."""
-    distinct = set(values)
-    if all(_number(v) is not None for v in distinct):
-        names = sorted(distinct, key=lambda v: float(v))
-    else:
-        names = sorted(distinct)
-    index = {name: i for i, name in enumerate(names)}
-    return np.array([index[v] for v in values], np.int64), names
+    integral = bool(np.all(np.mod(target, 1.0) == 0))
+    few = len(np.unique(target)) <= MAX_INFERRED_CLASSES
+    return "classification" if integral and few else "regression"
 
 
 def _csv_shapes(spec: dict[str, Any]) -> dict[str, tuple]:
     path = _path(spec, "a CSV file")
-    header, _, handle = _open_csv(path)
+    header, _, handle, _ = open_csv(path)
     handle.close()
-    _target(path, header, spec)  # a missing target column shows while editing, not at training
+    target_column(path, header, spec)  # a missing target column shows while editing, not at training
     return {"x": (None, len(header) - 1)}
 
 
@@ -191,13 +91,59 @@ register(DatasetEntry(
 # -- npz --------------------------------------------------------------------------------
 
 
-def _npz(spec: dict[str, Any], seed: int) -> ArrayDataset:
-    path = _path(spec, "an .npz file")
+def _archive(path: Path, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays `names` (all when None) of the archive, or an error saying what the file is."""
+    if not zipfile.is_zipfile(path):
+        raise _not_npz(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
+            wanted = archive.files if names is None else [n for n in names if n in archive.files]
+            return {k: archive[k] for k in wanted}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{path}: cannot read the .npz archive ({exc})") from exc
+
+
+def _not_npz(path: Path) -> DatasetError:
+    """np.load would try a pickle and talk of allow_pickle; say what the file really is."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(6)
+    except OSError as exc:
+        return DatasetError(f"{path}: cannot read the file ({exc})")
+    if start == b"\x93NUMPY":
+        return DatasetError(f"{path}: cannot read it as .npz: this is a single .npy array; save "
+                            "the arrays with numpy.savez(path, x=..., y=...)")
+    return DatasetError(f"{path}: cannot read it: not an .npz file (an .npz is the zip archive "
+                        "numpy.savez(path, x=..., y=...) writes)")
+
+
+def _npz_target(path: Path, y: np.ndarray, names: np.ndarray | None, samples: int,
+                spec: dict[str, Any]) -> tuple[str, np.ndarray, list[str] | None]:
+    """(task, y as trained on, class names or None): the rules for 'y' in one place."""
+    if len(y) != samples:
+        raise DatasetError(f"{path}: 'x' has {samples} samples but 'y' has {len(y)}")
+    task = option(spec, "task", None, str, choices=TASKS)
+    task = task or ("classification" if y.dtype.kind in "iub" and y.ndim == 1 else "regression")
+    if task == "regression":
+        return task, (y.astype(np.float32).reshape(len(y), -1) if y.ndim == 1
+                      else y.astype(np.float32)), None
+    if y.dtype.kind not in "iub" or (y.ndim == 1 and y.size and y.min() < 0):
+        raise DatasetError(f"{path}: 'y' must hold class ids 0, 1, 2, ... for classification "
+                           f"(got dtype {y.dtype})")
+    y = y.astype(np.int64)
+    count = int(y.max()) + 1 if y.size else 0
+    labels = [str(c) for c in range(count)]
+    if names is not None:
+        labels = [str(n) for n in names]
+        if len(labels) < count:
+            raise DatasetError(f"{path}: 'class_names' has {len(labels)} names but 'y' holds "
+                               f"class ids up to {count - 1}")
+    return task, y, labels
+
+
+def _npz(spec: dict[str, Any], seed: int) -> ArrayDataset:
+    path = _path(spec, "an .npz file")
+    arrays = _archive(path)
     if "x" not in arrays:
         raise DatasetError(f"{path}: no array named 'x' (arrays: {', '.join(arrays) or 'none'}); "
                            "save it with numpy.savez(path, x=..., y=...)")
@@ -207,31 +153,41 @@ def _npz(spec: dict[str, Any], seed: int) -> ArrayDataset:
     x = x.astype(np.int64) if x.dtype.kind in "iu" else x.astype(np.float32)
     if y is None:  # an autoencoder or a GAN needs no target
         return ArrayDataset("npz", x, None, split_indices(len(x), seed), info={"path": str(path)})
-    if len(y) != len(x):
-        raise DatasetError(f"{path}: 'x' has {len(x)} samples but 'y' has {len(y)}")
-    task = option(spec, "task", None, str, choices=TASKS)
-    task = task or ("classification" if y.dtype.kind in "iub" and y.ndim == 1 else "regression")
+    task, y, names = _npz_target(path, y, arrays.get("class_names"), len(x), spec)
     info = {"path": str(path), "task": task}
-    if task == "regression":
-        y = y.astype(np.float32).reshape(len(y), -1) if y.ndim == 1 else y.astype(np.float32)
+    if names is None:
         return ArrayDataset("npz", x, y, split_indices(len(x), seed), None, None, info)
-    if y.dtype.kind not in "iub" or (y.ndim == 1 and y.size and y.min() < 0):
-        raise DatasetError(f"{path}: 'y' must hold class ids 0, 1, 2, ... for classification "
-                           f"(got dtype {y.dtype})")
-    y = y.astype(np.int64)
-    count = int(y.max()) + 1 if y.size else 0
-    names = [str(c) for c in range(count)]
-    if "class_names" in arrays:
-        names = [str(n) for n in arrays["class_names"]]
-        if len(names) < count:
-            raise DatasetError(f"{path}: 'class_names' has {len(names)} names but 'y' holds "
-                               f"class ids up to {count - 1}")
     return ArrayDataset("npz", x, y, split_indices(len(x), seed, y), len(names), names, info)
+
+
+def _npz_facts(spec: dict[str, Any]) -> DataFacts:
+    """Classes or target shape from 'y' alone: 'x' may be large and is not read."""
+    path = _path(spec, "an .npz file")
+    shapes = _npz_shapes(spec)
+    arrays = _archive(path, ("y", "class_names"))
+    if "y" not in arrays:
+        return DataFacts("arrays", shapes)
+    samples = _npz_samples(path)
+    task, y, names = _npz_target(path, arrays["y"], arrays.get("class_names"), samples, spec)
+    if names is None:
+        return DataFacts("arrays", shapes, None, (None, *y.shape[1:]))
+    return DataFacts("arrays", shapes, len(names), (None, *y.shape[1:]))
 
 
 def _npz_shapes(spec: dict[str, Any]) -> dict[str, tuple]:
     """Read only the header of x.npy inside the archive: the data may be large."""
     path = _path(spec, "an .npz file")
+    return {"x": (None, *_x_shape(path)[1:])}
+
+
+def _npz_samples(path: Path) -> int:
+    shape = _x_shape(path)
+    return shape[0] if shape else 0
+
+
+def _x_shape(path: Path) -> tuple[int, ...]:
+    if not zipfile.is_zipfile(path):
+        raise _not_npz(path)
     try:
         with zipfile.ZipFile(path) as archive, archive.open("x.npy") as member:
             version = np.lib.format.read_magic(member)
@@ -243,7 +199,7 @@ def _npz_shapes(spec: dict[str, Any]) -> dict[str, tuple]:
                            "numpy.savez(path, x=..., y=...)") from exc
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{path}: cannot read the .npz archive ({exc})") from exc
-    return {"x": (None, *shape[1:])}
+    return tuple(shape)
 
 
 register(DatasetEntry(
@@ -251,11 +207,14 @@ register(DatasetEntry(
     "(integer class ids or float targets) and class_names.", "arrays", _npz, _npz_shapes,
     {"path": "the .npz file",
      "task": "\"classification\" or \"regression\" (default: integer y is classes)"},
+    facts=_npz_facts,
 ))
 
 
 # -- image folder -----------------------------------------------------------------------
 
+MAX_SIDE = 256  # default image_size: the first image's, scaled so its longest side fits
+MAX_IMAGE_BYTES = 4 << 30  # the decoded float32 array of a whole folder
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm",
                   ".tif", ".tiff", ".webp")
 
@@ -280,16 +239,21 @@ def _open_image(file: Path) -> Any:
 
     try:
         return Image.open(file)  # reads the header only; pixels are decoded on use
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(f"{file}: the image is too large to decode safely ({exc}); shrink "
+                           "it before training") from exc
     except (OSError, UnidentifiedImageError) as exc:
         raise DatasetError(f"{file}: cannot read the image ({exc})") from exc
 
 
 def _size(spec: dict[str, Any], first: Path | None) -> tuple[int, int]:
-    """(height, width): `image_size` as n or [h, w], else the first image's size."""
+    """(height, width): `image_size` as n or [h, w], else the first image's size within MAX_SIDE."""
     value = spec.get("image_size")
     if value is None:
         with _open_image(first) as image:  # type: ignore[arg-type]
-            return image.height, image.width
+            height, width = image.height, image.width
+        scale = min(1.0, MAX_SIDE / max(height, width))  # a photo becomes a trainable size
+        return max(1, round(height * scale)), max(1, round(width * scale))
     pair = value if isinstance(value, list | tuple) else [value, value]
     if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
         raise DatasetError(f"training.dataset.image_size: expected a positive size n or "
@@ -297,26 +261,43 @@ def _size(spec: dict[str, Any], first: Path | None) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _image_folder(spec: dict[str, Any], seed: int) -> ArrayDataset:
+def _pixels(file: Path, size: tuple[int, int], grayscale: bool) -> np.ndarray:
+    """One image decoded straight to `size` (height, width), values in [0, 1], C×H×W."""
     from PIL import Image
 
+    height, width = size
+    try:
+        with _open_image(file) as image:
+            image.draft("L" if grayscale else "RGB", (width, height))  # JPEG: decode smaller
+            converted = image.convert("L" if grayscale else "RGB")
+            if converted.size != (width, height):
+                converted = converted.resize((width, height), Image.Resampling.BILINEAR,
+                                             reducing_gap=2.0)
+            pixels = np.asarray(converted, np.float32) / 255.0
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(f"{file}: the image is too large to decode safely ({exc}); shrink "
+                           "it before training") from exc
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{file}: cannot read the image ({exc})") from exc
+    return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+
+
+def _image_folder(spec: dict[str, Any], seed: int) -> ArrayDataset:
     folder = _path(spec, "a folder of class sub-folders", folder=True)
     grayscale = option(spec, "grayscale", False, bool)
     classes = _image_classes(folder)
     files = [(f, c) for c, (_, paths) in enumerate(classes.items()) for f in paths]
     height, width = _size(spec, files[0][0])
     channels = 1 if grayscale else 3
+    needed = len(files) * channels * height * width * 4
+    if needed > MAX_IMAGE_BYTES:
+        raise DatasetError(
+            f"{folder}: {len(files)} images of {channels}×{height}×{width} need "
+            f"{needed / 2**30:.1f} GiB as float32 (limit {MAX_IMAGE_BYTES / 2**30:.0f} GiB); "
+            "set a smaller training.dataset.image_size")
     x = np.empty((len(files), channels, height, width), np.float32)
     for i, (file, _) in enumerate(files):
-        try:
-            with _open_image(file) as image:
-                converted = image.convert("L" if grayscale else "RGB")
-                if converted.size != (width, height):
-                    converted = converted.resize((width, height), Image.Resampling.BILINEAR)
-                pixels = np.asarray(converted, np.float32) / 255.0
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"{file}: cannot read the image ({exc})") from exc
-        x[i] = pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+        x[i] = _pixels(file, (height, width), grayscale)
     y = np.array([c for _, c in files], np.int64)
     if len(y) < 3:
         raise DatasetError(f"{folder}: {len(y)} images; at least 3 are needed to split into "
@@ -335,10 +316,18 @@ def _image_folder_shapes(spec: dict[str, Any]) -> dict[str, tuple]:
     return {"x": (None, channels, height, width)}
 
 
+def _image_folder_facts(spec: dict[str, Any]) -> DataFacts:
+    """Classes are the sub-folders: counted, no image decoded."""
+    folder = _path(spec, "a folder of class sub-folders", folder=True)
+    return DataFacts("arrays", _image_folder_shapes(spec), len(_image_classes(folder)), (None,))
+
+
 register(DatasetEntry(
     "image_folder", "A folder with one sub-folder of images per class (PNG, JPEG, BMP, ...), "
     "pixels in [0, 1].", "arrays", _image_folder, _image_folder_shapes,
     {"path": "the folder holding the class sub-folders",
-     "image_size": "n or [height, width] to resize to (default: the first image's size)",
+     "image_size": "n or [height, width] to resize to (default: the first image's size, "
+                   f"its longest side at most {MAX_SIDE})",
      "grayscale": "one channel instead of three (default false)"},
+    facts=_image_folder_facts,
 ))
