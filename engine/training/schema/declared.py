@@ -36,7 +36,7 @@ TOP: tuple[Setting, ...] = (
     Setting("task", "choice", "classification", "what is trained, and so which trainer runs",
             choices=tuple(TASKS)),
     Setting("dataset", "dataset", None, "a registered dataset's name, or {\"name\": ..., "
-            "options}; own files are csv, npz or image_folder with a path", computed="none"),
+            "options}; own files are csv, npz or image_folder with a path"),
     Setting("loss", "choice", "cross_entropy", "how the output is compared with the target",
             choices=LOSSES, tasks=(*SUPERVISED, "gan", "dqn", "node_classification"),
             by_task={"regression": "mse", "autoencoder": "mse", "gan": None, "dqn": "huber"},
