@@ -1,8 +1,12 @@
-"""The document's training section as a form: every edit is a `SetTrainingCommand`.
+"""The document's training section as a form built from engine/training/schema.
 
-Keys the form does not know stay untouched (each edit replaces one top-level
-key, and nested ones such as `optimizer.lr` are written back as a copy of
-the whole object with one field changed), so files keep what they had.
+Every field comes from a setting's declaration (kind, range, default, doc), so
+a setting added to the schema appears here with nothing else to write; the
+fields of a section (optimizer momentum, the `dqn` knobs, ...) are shown only
+for the task, and the optimizer or schedule, that read them. Every edit is a
+`SetTrainingCommand`: keys the form does not know stay untouched (nested ones
+such as `optimizer.lr` are written back as a copy of the whole object with
+one field changed), so files keep what they had.
 """
 
 from __future__ import annotations
@@ -11,36 +15,35 @@ import copy
 import json
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QLabel,
     QLineEdit,
-    QSpinBox,
+    QScrollArea,
     QWidget,
 )
 
-from gui.editor.param_editors import INT_LIMIT, FloatSpinBox
+from engine.training import schema
+from gui import theme
 from gui.editor.session import EditorSession
+from gui.editor.setting_fields import REMOVE, SettingField
 
-TASKS = ("classification", "regression", "autoencoder", "gan", "dqn", "q_learning",
-         "node_classification", "sequence", "perceptron")
-KNOWN_DATASETS = ("digits", "iris", "xor", "moons", "circles", "spirals", "blobs", "sine",
-                  "copy", "reverse", "sort", "karate", "CartPole-v1", "FrozenLake-v1",
-                  "mnist", "fashion_mnist", "cora")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-try:  # the trainers' own lists, when that part of the engine is installed
-    from engine.training.setup import LOSSES, OPTIMIZERS
-except ImportError:  # pragma: no cover - depends on the engine's progress
-    LOSSES = ("cross_entropy", "nll", "mse", "bce", "bce_logits", "l1")
-    OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+# The form's first rows, with their own widgets; every other declared setting follows.
+OWN_ROWS = ("task", "dataset")
 
 
 def dataset_entries() -> dict[str, Any]:
     from engine.data import REGISTRY
 
     return dict(REGISTRY)
+
+
+def available_devices() -> list[str]:
+    from engine.training.setup import available_devices as devices  # torch is loaded by now
+
+    return devices()
 
 
 def parse_option(text: str) -> Any:
@@ -51,61 +54,114 @@ def parse_option(text: str) -> Any:
         return text
 
 
-class TrainingEditor(QWidget):
-    """Task, dataset (+ options), loss, optimizer, learning rate, epochs, batch, seed, device."""
+def _field_key(setting: schema.Setting) -> str:
+    return f"{setting.section}.{setting.key}" if setting.section else setting.key
+
+
+class TrainingEditor(QScrollArea):
+    """Task, dataset (+ options), then every declared setting that the task reads.
+
+    A scroll area: the DQN alone has twenty settings, more than a dock's height.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session: EditorSession | None = None
         self._quiet = False
         self._typing_option = False
-        self.form = QFormLayout(self)
-        self.task = self._combo(TASKS, "What the trainer optimises for.")
-        self.dataset = self._combo(sorted(set(KNOWN_DATASETS) | set(dataset_entries())),
-                                   "Dataset name (embedded, downloadable, or a file path).",
-                                   editable=True)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setWidget(QWidget())
+        self.form = QFormLayout(self.widget())
+        self.fields: dict[str, SettingField] = {}
+        self.headers: dict[str, QLabel] = {}
+        self._add_field(schema.lookup("", "task"), "Task")
+        self.dataset = self._dataset_box()
+        self.form.addRow("Dataset", self.dataset)
         self.options_host = QWidget()
         self.options = QFormLayout(self.options_host)
         self.options.setContentsMargins(0, 0, 0, 0)
-        self.loss = self._combo(LOSSES, "Loss function comparing the output with the target.")
-        self.optimizer = self._combo(OPTIMIZERS, "Optimizer (torch.optim).")
-        self.lr = FloatSpinBox()
-        self.lr.setRange(0.0, 10.0)
-        self.lr.setToolTip("Learning rate of the optimizer.")
-        self.epochs = self._spin(1, 1_000_000, "Passes over the training data (episodes for RL).")
-        self.batch_size = self._spin(1, 1_000_000, "Samples per optimisation step.")
-        self.seed = self._spin(0, INT_LIMIT, "Seed for weights, shuffling and splits.")
-        self.device = self._combo(DEVICES, "Where to train: auto picks CUDA, then MPS, then CPU.",
-                                  editable=True)
-        for label, widget in (("Task", self.task), ("Dataset", self.dataset),
-                              ("", self.options_host), ("Loss", self.loss),
-                              ("Optimizer", self.optimizer), ("Learning rate", self.lr),
-                              ("Epochs", self.epochs), ("Batch size", self.batch_size),
-                              ("Seed", self.seed), ("Device", self.device)):
-            self.form.addRow(label, widget)
-        self.task.currentTextChanged.connect(lambda v: self._set("task", v))
-        self.dataset.currentTextChanged.connect(self._dataset_name_changed)
-        self.loss.currentTextChanged.connect(lambda v: self._set("loss", v))
-        self.optimizer.currentTextChanged.connect(lambda v: self._set_nested("optimizer", "name", v))
-        self.lr.valueChanged.connect(lambda v: self._set_nested("optimizer", "lr", v))
-        self.epochs.valueChanged.connect(lambda v: self._set("epochs", v))
-        self.batch_size.valueChanged.connect(lambda v: self._set("batch_size", v))
-        self.seed.valueChanged.connect(lambda v: self._set("seed", v))
-        self.device.currentTextChanged.connect(lambda v: self._set("device", v))
+        self.form.addRow("", self.options_host)
+        for setting in schema.TOP_SETTINGS.values():
+            if setting.key not in OWN_ROWS:
+                self._add_field(setting)
+        for section in schema.SECTIONS.values():
+            self._add_section(section)
+        self.problems = QLabel()
+        self.problems.setWordWrap(True)
+        self.problems.setTextFormat(Qt.TextFormat.RichText)
+        self.problems.setObjectName("training_problems")
+        self.form.addRow(self.problems)
+        self._show_devices()
         self.setEnabled(False)
 
-    def _combo(self, items, tip: str, editable: bool = False) -> QComboBox:
+    # ---- building the form from the declaration ----------------------------------------------
+
+    def _add_field(self, setting: schema.Setting, label: str | None = None) -> SettingField:
+        key = _field_key(setting)
+        field = SettingField(setting, lambda value, s=setting: self._edit(s, value))
+        self.fields[key] = field
+        title = QLabel(label or setting.title)
+        title.setToolTip(field.widget.toolTip())
+        self.form.addRow(title, field.widget)
+        return field
+
+    def _add_section(self, section: schema.Section) -> None:
+        header = QLabel(f"<b>{section.title}</b>")
+        header.setToolTip(section.doc)
+        self.headers[section.name] = header
+        self.form.addRow(header)
+        for setting in section.settings:
+            if setting.kind != "object":  # per-network objects are edited in the file
+                self._add_field(setting)
+
+    def _dataset_box(self) -> QComboBox:
         box = QComboBox()
-        box.addItems(list(items))
-        box.setEditable(editable)
-        box.setToolTip(tip)
+        box.setEditable(True)
+        entries = dataset_entries()
+        for name in sorted(entries, key=str.lower):
+            box.addItem(name)
+            box.setItemData(box.count() - 1, entries[name].doc, Qt.ItemDataRole.ToolTipRole)
+        box.setToolTip(schema.lookup("", "dataset").doc)
+        box.currentTextChanged.connect(self._dataset_name_changed)
         return box
 
-    def _spin(self, lo: int, hi: int, tip: str) -> QSpinBox:
-        box = QSpinBox()
-        box.setRange(lo, hi)
-        box.setToolTip(tip)
-        return box
+    def _show_devices(self) -> None:
+        box = self.fields["device"].widget
+        box.addItems(available_devices())
+
+    # Names the GUI tests and other panels use for the common fields.
+    @property
+    def task(self) -> QComboBox:
+        return self.fields["task"].widget
+
+    @property
+    def loss(self) -> QComboBox:
+        return self.fields["loss"].widget
+
+    @property
+    def optimizer(self) -> QComboBox:
+        return self.fields["optimizer.name"].widget
+
+    @property
+    def lr(self):
+        return self.fields["optimizer.lr"].widget
+
+    @property
+    def epochs(self):
+        return self.fields["epochs"].widget
+
+    @property
+    def batch_size(self):
+        return self.fields["batch_size"].widget
+
+    @property
+    def seed(self):
+        return self.fields["seed"].widget
+
+    @property
+    def device(self) -> QComboBox:
+        return self.fields["device"].widget
 
     # ---- session ---------------------------------------------------------------------
 
@@ -125,27 +181,74 @@ class TrainingEditor(QWidget):
     def training(self) -> dict[str, Any]:
         return self.session.document.training if self.session else {}
 
+    def _task(self) -> str | None:
+        task = self.training.get("task")
+        return task if isinstance(task, str) and task in schema.TASKS else None
+
     def refresh(self, options: bool = True) -> None:
         """Show the document's values (after load, undo or another editor's change)."""
-        t = self.training
         self._quiet = True
         try:
-            self._show_combo(self.task, t.get("task", ""))
             self._show_combo(self.dataset, self._dataset_spec().get("name", ""))
-            self._show_combo(self.loss, t.get("loss", ""))
-            opt = t.get("optimizer", {})
-            opt = {"name": opt} if isinstance(opt, str) else dict(opt or {})
-            self._show_combo(self.optimizer, opt.get("name", "adam"))
-            self.lr.setValue(float(opt.get("lr", 0.001)))
-            for box, key, default in ((self.epochs, "epochs", 10), (self.batch_size, "batch_size", 64),
-                                      (self.seed, "seed", 0)):
-                value = t.get(key, default)
-                box.setValue(int(value) if isinstance(value, int | float) else default)
-            self._show_combo(self.device, str(t.get("device", "auto")))
+            task = self._task()
+            for field in self.fields.values():
+                s = field.setting
+                field.show(self._value(s), task, self._section_name(s.section))
+            self._show_visibility(task)
+            self._show_problems(task)
             if options:
                 self._build_options()
         finally:
             self._quiet = False
+
+    def _value(self, setting: schema.Setting) -> Any:
+        if not setting.section:
+            return self.training.get(setting.key)
+        return self._section(setting.section).get(setting.key)
+
+    def _section(self, name: str) -> dict[str, Any]:
+        raw = self.training.get(name)
+        return copy.deepcopy(schema.SECTIONS[name].normalised(raw))
+
+    def _section_name(self, section: str) -> str | None:
+        if not section:
+            return None
+        name = self._section(section).get("name")
+        return name.lower() if isinstance(name, str) else None
+
+    def _show_visibility(self, task: str | None) -> None:
+        """A field shows when its task (and its section's optimizer or schedule) reads it."""
+        shown: set[str] = set()
+        for field in self.fields.values():
+            s = field.setting
+            section = schema.SECTIONS.get(s.section)
+            name = self._section_name(s.section) or (
+                schema.default(s.section, "name") if section and section.shorthand else None)
+            visible = s.applies_to(task, name) and (section is None or section.applies_to(task))
+            self.form.setRowVisible(field.widget, visible)
+            if visible:
+                shown.add(s.section)
+        for name, header in self.headers.items():
+            self.form.setRowVisible(header, name in shown)
+
+    def _show_problems(self, task: str | None) -> None:
+        """The schema's findings under the form, and on the field each one is about."""
+        found = list(schema.findings(self.training))
+        by_field = {}
+        for finding in found:
+            key = finding.path.removeprefix("training.")
+            key = f"{key}.name" if key in schema.SECTIONS else key
+            by_field.setdefault(key, finding.message)
+        for key, field in self.fields.items():
+            field.mark(by_field.get(key), task)
+        lines = []
+        for finding in found:
+            error = finding.level in ("type", "value")
+            colour = (theme.ERROR if error else theme.WARNING).name()
+            lines.append(f"<span style='color:{colour}'>{'✖' if error else '▲'} "
+                         f"{finding}</span>")
+        self.problems.setText("<br>".join(lines))
+        self.form.setRowVisible(self.problems, bool(lines))
 
     def _show_combo(self, box: QComboBox, value: str) -> None:
         value = str(value)
@@ -180,17 +283,20 @@ class TrainingEditor(QWidget):
 
     # ---- edits -------------------------------------------------------------------------
 
-    def _set(self, key: str, value: Any) -> None:
-        if not self._quiet and self.session is not None and value != "":
-            self.session.set_training(key, value)
-
-    def _set_nested(self, key: str, field: str, value: Any) -> None:
+    def _edit(self, setting: schema.Setting, value: Any) -> None:
+        """Write one field: a top-level key, or a copy of its section with one key changed."""
         if self._quiet or self.session is None:
             return
-        current = self.training.get(key, {})
-        obj = {"name": current} if isinstance(current, str) else copy.deepcopy(current or {})
-        obj[field] = value
-        self.session.set_training(key, obj)
+        if not setting.section:
+            if value is not REMOVE and value != "":
+                self.session.set_training(setting.key, value)
+            return
+        section = self._section(setting.section)
+        if value is REMOVE:
+            section.pop(setting.key, None)
+        else:
+            section[setting.key] = value
+        self.session.set_training(setting.section, section)
 
     def _dataset_name_changed(self, name: str) -> None:
         if self._quiet or self.session is None or not name.strip():

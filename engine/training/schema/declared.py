@@ -36,7 +36,7 @@ TOP: tuple[Setting, ...] = (
     Setting("task", "choice", "classification", "what is trained, and so which trainer runs",
             choices=tuple(TASKS)),
     Setting("dataset", "dataset", None, "a registered dataset's name, or {\"name\": ..., "
-            "options}; own files are csv, npz or image_folder with a path", computed="none"),
+            "options}; own files are csv, npz or image_folder with a path"),
     Setting("loss", "choice", "cross_entropy", "how the output is compared with the target",
             choices=LOSSES, tasks=(*SUPERVISED, "gan", "dqn", "node_classification"),
             by_task={"regression": "mse", "autoencoder": "mse", "gan": None, "dqn": "huber"},
@@ -57,7 +57,7 @@ TOP: tuple[Setting, ...] = (
 OPTIMIZER = Section("optimizer", "the torch.optim optimizer (a bare name is shorthand for "
                     "{\"name\": ...})", shorthand="name", tasks=(*GRADIENT, "perceptron"), settings=(
     Setting("name", "choice", "adam", "which torch.optim optimizer", section="optimizer",
-            choices=OPTIMIZERS, tasks=GRADIENT, label="Optimizer", fold_case=True),
+            choices=OPTIMIZERS, tasks=GRADIENT, label="Name", fold_case=True),
     Setting("lr", "float", 0.001, "learning rate (the perceptron's rule rate when "
             "training.perceptron.lr is absent, default 1.0 there)", section="optimizer",
             low=0.0, open_low=True, label="Learning rate", by_task={"perceptron": 1.0}),
@@ -76,7 +76,8 @@ LR_SCHEDULE = Section("lr_schedule", "an epoch-wise learning-rate schedule (torc
                       "lr_scheduler); a bare name is shorthand", shorthand="name",
                       tasks=(*SUPERVISED, "node_classification"), label="LR schedule", settings=(
     Setting("name", "choice", "none", "none keeps the rate constant; cosine anneals to 0 "
-            "over the run", section="lr_schedule", choices=SCHEDULES, label="LR schedule", fold_case=True),
+            "over the run", section="lr_schedule", choices=SCHEDULES, label="Name",
+            fold_case=True),
     Setting("step_size", "int", 10, "epochs between two steps of the rate",
             section="lr_schedule", low=1, names=("step",)),
     Setting("gamma", "float", 0.5, "factor the rate is multiplied by (per step, or per epoch "

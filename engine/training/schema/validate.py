@@ -23,7 +23,11 @@ GAN_NETWORKS = ("generator", "discriminator")
 
 
 class Finding(NamedTuple):
-    """One thing wrong with the training section: `level` is type, value or unknown."""
+    """One thing wrong with the training section.
+
+    `level`: type (a load error), value (a check error), unknown (a key kept but not read)
+    or unavailable (a device this machine lacks); the last two are warnings.
+    """
 
     level: str
     path: str
@@ -47,7 +51,7 @@ def problems(training: dict[str, Any]) -> tuple[list[str], list[str]]:
     errors: list[str] = []
     warnings: list[str] = []
     for found in findings(training):
-        (warnings if found.level == "unknown" else errors).append(str(found))
+        (errors if found.level in ("type", "value") else warnings).append(str(found))
     return errors, warnings
 
 
@@ -121,9 +125,21 @@ def _unknown(path: str, key: str, known: list[str], what: str = "unknown setting
 
 
 def _device(value: str, path: str) -> Iterator[Finding]:
+    """A device name; one this machine lacks is only a warning (the file may be meant for
+    another machine, and `--device` overrides it), since the run would refuse it."""
     if not DEVICE.fullmatch(value):
         yield Finding("value", path, f"expected {TOP_SETTINGS['device'].expected()}, "
                                      f"got {describe(value)}")
+        return
+    import torch  # already loaded by the checker's blocks
+
+    kind, _, index = value.lower().partition(":")
+    count = torch.cuda.device_count() if kind == "cuda" and torch.cuda.is_available() else 0
+    missing = (kind == "cuda" and count <= int(index or 0)
+               or kind == "mps" and not torch.backends.mps.is_available())
+    if missing:
+        yield Finding("unavailable", path, f"{value} is not available on this machine: training "
+                                           "here needs another device (auto picks one)")
 
 
 def _dataset(value: str | dict[str, Any], path: str) -> Iterator[Finding]:
