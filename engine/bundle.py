@@ -21,8 +21,12 @@ import io
 import json
 import math
 import os
+import re
+import tempfile
+import time
 import zipfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,6 +79,37 @@ def save_bundle(doc: Document, models: Mapping[str, nn.Module | Mapping[str, Any
         _write(zf, STATE_JSON, _dumps(state_tree))
         _write(zf, STATE_TENSORS, save_safetensors(state_tensors), compress=False)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_run(doc: Document, target: str | os.PathLike) -> tuple[Path, str | None]:
+    """Save a finished run's bundle so that its trained weights are never lost.
+
+    Tries `target`; if that fails (a folder in the way, a name the filesystem
+    refuses, no permission, a full disk), a safe ASCII name beside it, then the
+    same in the temporary folder, and last the weights and document alone
+    (without metrics and resume state). Returns where the bundle went and why
+    `target` failed (None when it did not). Raises only when every place failed.
+    """
+    target = Path(target)
+    problem: str | None = None
+    safe = f"{_safe_stem(target.stem)}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.ncz"
+    attempts = [(target, True), (target.parent / safe, True),
+                (Path(tempfile.gettempdir()) / safe, True),
+                (target.parent / safe, False), (Path(tempfile.gettempdir()) / safe, False)]
+    for path, complete in attempts:
+        try:
+            if complete:
+                save_bundle(doc, None, path)
+            else:
+                save_bundle(doc, None, path, metrics={}, train_state={})
+            return path, problem
+        except (NetCanvasError, OSError, ValueError) as exc:
+            problem = problem or str(exc)
+    raise NetCanvasError(f"cannot save the trained run anywhere: {problem}")
+
+
+def _safe_stem(stem: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:60] or "netcanvas-run"
 
 
 def _state_dicts(doc: Document, models) -> dict[str, Mapping[str, Any]]:
@@ -315,4 +350,4 @@ def _split_weights(doc: Document, flat: dict[str, torch.Tensor], file: str
     return weights
 
 
-__all__ = ["load_bundle", "save_bundle"]
+__all__ = ["load_bundle", "save_bundle", "save_run"]

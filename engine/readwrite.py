@@ -169,10 +169,7 @@ def _describe(value: Any) -> str:
 def parse_document(text: str | bytes, file: str = "") -> Document:
     """Build a Document from JSON text; DocumentError says what and where."""
     raw = parse_json(text, file)  # depth, lone surrogates: refused with their path
-    try:
-        return _Reader(file).document(raw)
-    except RecursionError:  # a parameter value nested deeper than we can describe
-        raise DocumentError(file, "", "not a NetCanvas document: values nested too deeply") from None
+    return _Reader(file).document(raw)
 
 
 def load_json_document(path: str | os.PathLike) -> Document:

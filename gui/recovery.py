@@ -1,4 +1,4 @@
-"""Atomic saves with QSaveFile, and the autosave/recovery files that survive a crash.
+"""Atomic saves (engine.fileio), and the autosave/recovery files that survive a crash.
 
 A recovery file is the document's JSON record wrapped with where it came
 from and when; it is written every `AUTOSAVE_MS` while there are unsaved
@@ -15,11 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QIODevice, QSaveFile
-
 from engine.document import Document
-from engine.errors import NetCanvasError
-from engine.readwrite import document_to_dict, document_to_json, parse_document
+from engine.fileio import atomic_write_bytes
+from engine.readwrite import LONE_SURROGATE, document_bytes, document_to_dict, parse_document
 from gui.settings import recovery_dir
 
 AUTOSAVE_MS = 30_000
@@ -27,20 +25,12 @@ _serial = itertools.count(1)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write through QSaveFile: the old file survives anything short of `commit()`."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    out = QSaveFile(str(path))
-    if not out.open(QIODevice.OpenModeFlag.WriteOnly):
-        raise NetCanvasError(f"cannot write {path}: {out.errorString()}")
-    if out.write(data) != len(data):
-        out.cancelWriting()
-        raise NetCanvasError(f"cannot write {path}: {out.errorString()}")
-    if not out.commit():
-        raise NetCanvasError(f"cannot write {path}: {out.errorString()}; the old file is unchanged")
+    """The engine's atomic write: keeps the file's mode, writes through links, no stale temp."""
+    atomic_write_bytes(path, data)
 
 
 def save_document_file(doc: Document, path: str | os.PathLike) -> None:
-    write_atomic(path, document_to_json(doc).encode("utf-8"))
+    write_atomic(path, document_bytes(doc))
 
 
 @dataclass
@@ -71,7 +61,8 @@ class Autosaver:
         payload = {"netcanvas_recovery": 1, "pid": os.getpid(), "original_path": original,
                    "saved_at": time.time(), "name": doc.name,
                    "document": document_to_dict(doc)}
-        write_atomic(self.path, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+        text = LONE_SURROGATE.sub("\ufffd", json.dumps(payload, ensure_ascii=False))
+        write_atomic(self.path, text.encode("utf-8"))
         return self.path
 
     def remove(self) -> None:

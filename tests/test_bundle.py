@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import engine
-from engine.bundle import load_bundle, save_bundle
+from engine.bundle import load_bundle, save_bundle, save_run
 from engine.errors import DocumentError, NetCanvasError
 from engine.readwrite import document_to_json
 
@@ -236,3 +236,55 @@ def test_the_lenet_preset_round_trips_with_untrained_weights(tmp_path: Path) -> 
     loaded = engine.load_document(tmp_path / "lenet.ncz")
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(engine.compile_network(loaded)(x), model(x))
+
+
+# ---- saving a run never loses it ---------------------------------------------------------
+
+
+def test_text_with_lone_surrogates_saves_as_replacement_characters(tmp_path: Path) -> None:
+    doc, _, _, _ = _trained(tmp_path)
+    doc.name, doc.description = "run \udcff", "made in code \ud800"
+    doc.metrics = {"note \udcff": "x\ud800"}
+    doc.train_state = {"task": "classification", "label": "\udfff"}
+    save_bundle(doc, None, tmp_path / "s.ncz")  # died with UnicodeEncodeError
+    loaded = load_bundle(tmp_path / "s.ncz")
+    assert (loaded.name, loaded.description) == ("run \ufffd", "made in code \ufffd")
+    assert loaded.metrics == {"note \ufffd": "x\ufffd"}
+    assert loaded.train_state["label"] == "\ufffd"
+
+
+def test_save_run_falls_back_to_a_safe_name_beside_the_target(tmp_path: Path) -> None:
+    doc, model, _, _ = _trained(tmp_path)
+    doc.weights = {"main": model.state_dict()}
+    blocked = tmp_path / "out" / "my run.ncz"
+    blocked.mkdir(parents=True)  # a folder where the bundle should go
+    where, problem = save_run(doc, blocked)
+    assert where.parent == blocked.parent and where.name.startswith("my_run-")
+    assert problem is not None and str(blocked) in problem
+    assert torch.equal(load_bundle(where).weights["main"]["fc1.weight"], model.state_dict()["fc1.weight"])
+
+
+def test_save_run_keeps_the_weights_when_the_metrics_cannot_be_saved(tmp_path: Path) -> None:
+    doc, model, _, _ = _trained(tmp_path)
+    doc.weights = {"main": model.state_dict()}
+    doc.metrics = {"callback": object()}  # not data: every complete save fails
+    where, problem = save_run(doc, tmp_path / "run.ncz")
+    assert problem is not None and "cannot save metrics.callback" in problem
+    loaded = load_bundle(where)
+    assert loaded.metrics == {} and loaded.train_state == {}
+    assert torch.equal(loaded.weights["main"]["fc2.bias"], model.state_dict()["fc2.bias"])
+
+
+def test_train_says_where_the_run_went_when_the_target_is_blocked(tmp_path: Path, capsys) -> None:
+    from engine.cli import main
+    from tests.helpers import iris_mlp
+
+    source = tmp_path / "iris.json"
+    engine.save_document(iris_mlp(epochs=1), source)
+    (tmp_path / "out" / "iris.ncz").mkdir(parents=True)
+    assert main(["train", str(source), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    saved = next((tmp_path / "out").glob("iris-*.ncz"))
+    assert f"; the run was saved to {saved} instead" in captured.err
+    assert f"saved {saved}" in captured.out
+    assert load_bundle(saved).weights["main"]

@@ -5,8 +5,6 @@ Each panel is also rendered to /tmp/plots_*.png, to be looked at by a person.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
@@ -133,7 +131,7 @@ def test_gan_losses_get_one_curve_each(show):
     render(panel, "curves_gan")
 
 
-def test_a_million_points_stay_bounded_and_redraw_fast(show):
+def test_a_million_points_stay_bounded_and_redraw_downsampled(show):
     panel = show(CurvePanel())
     n = 1_000_000
     steps = np.arange(1, n + 1, dtype=np.float64)
@@ -143,17 +141,14 @@ def test_a_million_points_stay_bounded_and_redraw_fast(show):
     track = panel.tracks["loss"]
     assert len(track.raw) <= panel.cap and track.raw.nbytes <= 16 * (panel.cap + 1)
     assert len(track.smooth) <= 8192 and len(panel.lr_points) == 1
-    panel.flush()
-    panel.view.grab()
-    times = []
     for s in range(n + 2001, n + 2006):
         panel.handle(Step(s, 1, 0.2, 1e-3, 1000.0, 1.0))
-        began = time.perf_counter()
         panel.flush()
-        panel.view.grab()
-        times.append(time.perf_counter() - began)
-    # ~20 ms here on one core; generous for a shared test machine, still far from a stall.
-    assert min(times) < 0.25, times
+        assert not panel.view.grab().isNull()
+    # A redraw hands pyqtgraph at most the kept points, and pyqtgraph draws them clipped to
+    # the view and downsampled: what keeps it fast (timed by benchmarks/gui_responsiveness.py).
+    assert len(track.raw_item.xData) <= panel.cap + 1 and track.raw_item.xData[-1] == n + 2005
+    assert track.raw_item.opts["clipToView"] and track.raw_item.opts["autoDownsample"]
     render(panel, "curves_million")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -176,23 +175,20 @@ def test_screenshot_writes_a_png(qapp, tmp_path, lenet):
     assert main(str(tmp_path / "missing.json"), str(tmp_path / "no.png")) == 1
 
 
-def test_a_500_node_document_opens_and_paints_quickly(window):
+def test_a_500_node_document_opens_checks_and_paints(window):
+    """Correctness only; how fast is measured by benchmarks/editor_benchmark.py."""
     doc = large_document()
     assert len(doc.network("main").nodes) >= 500
-    start = time.perf_counter()
     window.set_document(doc, None)
     window.session.check_now()
-    opened = time.perf_counter() - start
     view = window.current_view()
     view.frame_all()
-    start = time.perf_counter()
-    view.viewport().grab()
+    assert not view.viewport().grab().isNull()
     view.zoom_by(3)
     view.pan_by(view.viewport().rect().center())
-    view.viewport().grab()
-    painted = time.perf_counter() - start
+    assert not view.viewport().grab().isNull()
     assert window.session.reports["main"].ok, window.session.reports["main"].errors[:3]
-    assert opened < 15 and painted < 5  # generous: shared CI machines; see benchmarks/
+    assert len(window.current_scene().nodes) == len(doc.network("main").nodes)
 
 
 def test_revert_new_and_the_recent_and_preset_menus(window, tmp_path, lenet):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import bundle
 from engine.bundle import load_bundle
@@ -258,3 +260,21 @@ def test_a_valid_corpus_bundle_still_trains_and_exports(tmp_path, capsys):
     assert cli_main(["export", str(path), "--format", "bundle", "--out", str(tmp_path / "x.ncz")]) == 0
     again = load_bundle(tmp_path / "x.ncz")
     assert torch.equal(again.weights["main"]["b0.weight"], load_bundle(path).weights["main"]["b0.weight"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.binary(max_size=8),
+                                st.integers(0, 40)), min_size=1, max_size=4))
+def test_any_corrupted_bytes_load_or_are_refused(tmp_path, members, edits):
+    """Random splices into a valid bundle: a DocumentError or a bundle, nothing else."""
+    data = bytearray(build_zip(replaced(members)))
+    for where, insert, cut in edits:
+        at = int(where * len(data))
+        data[at:at + cut] = insert
+    path = tmp_path / "spliced.ncz"
+    path.write_bytes(bytes(data))
+    try:
+        load_bundle(path)
+    except DocumentError as exc:
+        assert exc.file == str(path) and "\n" not in str(exc)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -420,3 +422,87 @@ def test_save_into_a_missing_folder_creates_it(tmp_path: Path):
     doc = parse_document(LENET_TEXT)
     save_document(doc, tmp_path / "new" / "dir" / "doc.json")
     assert engine.load_document(tmp_path / "new" / "dir" / "doc.json").name == doc.name
+
+
+def test_a_new_file_gets_the_umask_mode_and_a_saved_one_keeps_its_mode(tmp_path: Path):
+    doc = parse_document(LENET_TEXT)
+    old = os.umask(0o022)
+    try:
+        save_document(doc, tmp_path / "new.json")
+        assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o644  # was 0600
+        os.umask(0o077)
+        save_document(doc, tmp_path / "private.json")
+        assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+    (tmp_path / "new.json").chmod(0o664)
+    save_document(doc, tmp_path / "new.json")
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o664
+
+
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path: Path):
+    doc = parse_document(LENET_TEXT)
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "doc.json"
+    save_document(doc, target)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    doc.name = "through the link"
+    save_document(doc, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert load_json_document(target).name == "through the link"
+    assert sorted(os.listdir(tmp_path / "real")) == ["doc.json"]
+
+
+def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(tmp_path: Path):
+    doc = parse_document(LENET_TEXT)
+    path = tmp_path / "doc.json"
+    stale = tmp_path / ".doc.json.k1ll3d.tmp"  # what a save killed before its rename leaves
+    stale.write_bytes(b"\0" * 1000)
+    os.utime(stale, (time.time() - 60, time.time() - 60))
+    other = tmp_path / ".other.json.k1ll3d.tmp"  # another file's: not ours to remove
+    other.write_bytes(b"x")
+    os.utime(other, (time.time() - 60, time.time() - 60))
+    save_document(doc, path)
+    assert sorted(os.listdir(tmp_path)) == [".other.json.k1ll3d.tmp", "doc.json"]
+
+
+@pytest.mark.skipif(fileio.fcntl is None, reason="advisory locks are POSIX")
+def test_a_save_in_progress_elsewhere_keeps_its_temporary_file(tmp_path: Path):
+    import fcntl
+
+    path = tmp_path / "doc.json"
+    busy = tmp_path / ".doc.json.busy.tmp"
+    with open(busy, "wb") as handle:  # locked, as a live save in another process holds it
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        os.utime(busy, (time.time() - 60, time.time() - 60))
+        save_document(parse_document(LENET_TEXT), path)
+        assert busy.exists()
+    save_document(parse_document(LENET_TEXT), path)  # its writer is gone now
+    assert not busy.exists()
+
+
+def test_a_save_killed_mid_write_leaves_the_old_file_and_the_next_save_cleans_up(tmp_path: Path):
+    """A real kill: a child process dies (SIGKILL) between writing and renaming."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "doc.json"
+    save_document(parse_document(LENET_TEXT), path)
+    old = path.read_bytes()
+    script = (
+        "import os, signal, sys\n"
+        "from engine import fileio\n"
+        "def die(fd):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "fileio.os.fsync = die\n"
+        f"fileio.atomic_write_bytes({str(path)!r}, b'half' * 100000)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.run([sys.executable, "-c", script], env=env, check=False)
+    assert child.returncode == -9
+    assert path.read_bytes() == old
+    (stale,) = tmp_path.glob(".doc.json.*.tmp")
+    os.utime(stale, (time.time() - 60, time.time() - 60))
+    save_document(parse_document(LENET_TEXT), path)
+    assert os.listdir(tmp_path) == ["doc.json"]

@@ -73,7 +73,7 @@ def _format_metrics(metrics: dict) -> str:
 def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
     from engine import load_document
-    from engine.bundle import save_bundle
+    from engine.bundle import save_run
     from engine.training import RunOptions, make_trainer
 
     doc = load_document(args.file)
@@ -100,8 +100,10 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
                      f"val {_format_metrics(event.val)}")
         elif isinstance(event, Finished | Failed):
             result = event
-    if doc.weights:
-        save_bundle(doc, None, target, metrics=doc.metrics, train_state=doc.train_state)
+    if doc.weights:  # the run's weights are never lost to a save error: see save_run
+        target, problem = save_run(doc, target)
+        if problem:
+            print(f"netcanvas train: {problem}; the run was saved to {target} instead", file=err)
     if getattr(args, "json", False):  # `--json`: one machine-readable final line on stdout
         _print_json(result, target if doc.weights else None, out)
     if isinstance(result, Failed):
