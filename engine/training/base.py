@@ -334,7 +334,7 @@ class Trainer:
             return
         accuracy = val.get("accuracy", train.get("accuracy"))
         if exploded(loss, self.start_loss, accuracy, self.chance):
-            why = f" and accuracy {accuracy:.3g} is at chance" if accuracy is not None else ""
+            why = f" (accuracy {accuracy:.3g})" if accuracy is not None else ""
             raise Diverged(self.step, self.epoch, loss, self.start_loss, why)
 
     def remember_good_state(self) -> None:

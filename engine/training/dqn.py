@@ -24,7 +24,7 @@ from torch import nn
 from engine.errors import NetCanvasError
 from engine.training.episodic import EpisodicTrainer, rng_state, set_rng_state
 from engine.training.events import Episode, Event, Step
-from engine.training.feeding import first_output, input_sources
+from engine.training.feeding import input_sources
 from engine.training.rl import (
     CHECK_SEED_OFFSET,
     EVAL_SEED_OFFSET,
@@ -97,9 +97,11 @@ class DqnTrainer(EpisodicTrainer):
         self.encode = encoder(data)
         with torch.no_grad():
             probe = torch.zeros((1, *data.observation_shape), device=self.device)
-            check_action_width(first_output(self.q.eval()(probe)).shape[-1], data, "q_network")
+            check_action_width(self.forward(self.q.eval(), probe).shape[-1], data, "q_network")
             self.q.train()
-        self.target = copy.deepcopy(self.q).requires_grad_(False)  # the lagging copy
+        # The lagging copy. NOTE(issue 14): once prepare_model wraps models (DDP, compile),
+        # copy the unwrapped module here.
+        self.target = copy.deepcopy(self.q).requires_grad_(False)
         # Batch statistics would mix states and next states if they shared one pass.
         self.fuse = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.q.modules())
         self.modal = any(isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd))

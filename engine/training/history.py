@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-RECENT = 5_000
-PAST = 5_000
+RECENT = 2_000
+PAST = 2_000
 
 
 class Trace:

@@ -155,7 +155,7 @@ class QLearningTrainer(EpisodicTrainer):
         self.sync()
         self.remember_good_state()
         with torch.no_grad():  # the table as the network sees it, for watched nodes
-            self.model(torch.eye(self.data.num_states, device=self.weight.device)[:1])
+            self.forward(self.model, torch.eye(self.data.num_states, device=self.weight.device)[:1])
         self.record("episode_reward", float(rewards.mean()))
         self.record("episode_length", float(lengths.mean()))
         return Episode(self.epoch, float(rewards.mean()), int(round(lengths.mean())),

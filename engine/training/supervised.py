@@ -58,6 +58,7 @@ class SupervisedTrainer(Trainer):
         self.steps_per_epoch = max(1, -(-len(self.splits["train"]) // self.batch_size))
         self.chance = self.kind.chance(data, self.read)
         self.counts_correct = self.kind.train_accuracy and self.read.kind != "values"
+        self._evaluated: dict[str, tuple[int, dict[str, float]]] = {}  # split -> (step, metrics)
 
     # ---- the loop's hooks ------------------------------------------------------
 
@@ -122,15 +123,20 @@ class SupervisedTrainer(Trainer):
                 for b in batches(idx, max(self.batch_size, 256), None)]
         return torch.cat(outs), self.y[idx].to(self.device)
 
-    def evaluate(self, split: str) -> dict[str, float]:
-        out, target = self.outputs(split)
-        return {"loss": float(self.compute_loss(out, target)),
-                **self.kind.metrics(out, target, self.read)}
+    def evaluate(self, split: str, outputs: tuple | None = None) -> dict[str, float]:
+        """A split's loss and metrics; the same weights are evaluated only once."""
+        if self._evaluated.get(split, (None,))[0] == self.step:
+            return self._evaluated[split][1]
+        out, target = outputs or self.outputs(split)
+        metrics = {"loss": float(self.compute_loss(out, target)),
+                   **self.kind.metrics(out, target, self.read)}
+        self._evaluated[split] = (self.step, metrics)
+        return metrics
 
     def final_metrics(self) -> dict:
-        metrics = {f"test_{k}": v for k, v in self.evaluate("test").items()}
-        metrics.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
         out, target = self.outputs("test")
+        metrics = {f"test_{k}": v for k, v in self.evaluate("test", (out, target)).items()}
+        metrics.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
         metrics.update(self.kind.final(out, target, self.read, self.data,
                                        self.x[self.splits["test"]], metrics))
         return metrics

@@ -13,7 +13,9 @@ from collections import deque
 
 import numpy as np
 
-DEFAULT_CAP = 1_000_000
+# 2**16 points: 1 MiB per series, more than a plot several screens wide can show. A run of
+# any length reaches this within minutes and then stays flat (a million-step run included).
+DEFAULT_CAP = 65_536
 
 
 class Series:

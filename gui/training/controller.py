@@ -62,6 +62,9 @@ from gui.gc_guard import guard_garbage_collection
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 COLLECT_DELAY_MS = 10  # after a wake-up, let events gather this long: ≤ 100 wake-ups a second
 DRAIN_BUDGET_S = 0.008  # GUI time spent re-emitting events per turn before yielding to paint/input
+# Collected events waiting for the GUI: past this, every other Step is dropped (the curves are
+# decimated anyway), so a trainer faster than the GUI cannot grow memory without bound.
+MAX_BACKLOG = 20_000
 _ABANDONED: list[tuple[QThread, QObject]] = []  # threads that outlived shutdown; never destroyed
 
 
@@ -277,6 +280,8 @@ class TrainingController(QObject):
     def _drain(self) -> None:
         """Re-emit collected events for at most DRAIN_BUDGET_S, then let the GUI paint."""
         self._backlog.extend(self._mailbox.collect())
+        if len(self._backlog) > MAX_BACKLOG:
+            self._backlog = thinned(self._backlog)
         began = time.perf_counter()
         while self._backlog and time.perf_counter() - began < DRAIN_BUDGET_S:
             for _ in range(min(64, len(self._backlog))):
@@ -322,5 +327,12 @@ class TrainingController(QObject):
             self.state_changed.emit(state)
 
 
-__all__ = ["TrainingController", "document_errors", "worker_threads",
+def thinned(events: deque) -> deque:
+    """Every other Step dropped, every other event (and the newest Step) kept, in order."""
+    steps = [i for i, event in enumerate(events) if isinstance(event, Step)]
+    dropped = set(steps[-2::-2])  # from the second newest back: the newest stays
+    return deque(event for i, event in enumerate(events) if i not in dropped)
+
+
+__all__ = ["TrainingController", "document_errors", "thinned", "worker_threads",
            "IDLE", "RUNNING", "PAUSED", "STOPPING"]
