@@ -285,7 +285,7 @@ class Importer:
     def _outputs(self) -> None:
         for name in self.graph.outputs:
             if name not in self.ports:
-                if not any(name in p for p in self.problems):
+                if not self.problems:  # else it is downstream of what they name
                     self.problems.append(f"output '{name}': not a tensor NetCanvas computes")
                 continue
             node_id = self._fresh(name)
@@ -294,10 +294,14 @@ class Importer:
             self._wire(self.ports[name], node_id, "in")
 
     def _unit(self, unit: Unit) -> None:
-        from engine.onnx_rules import make
+        from engine.onnx_rules import COMPOSITES, OPS, make
 
         if any(i not in self.ports for i in unit.inputs):
-            return  # downstream of an operator already reported
+            # Downstream of an operator already reported nothing can be wired, but
+            # whether this one has a block is still worth knowing: the list is whole.
+            if unit.cls not in COMPOSITES and unit.nodes[0].op_type not in OPS:
+                raise Unmappable("no block computes it")
+            return
         made = make(unit, self)
         if made is None:  # passes its input through (Identity, Dropout at inference)
             for out in unit.outputs or unit.nodes[0].output:
