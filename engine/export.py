@@ -310,10 +310,13 @@ def network_path(path: str | os.PathLike, network: str, several: bool) -> Path:
 
 
 def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
-    """Write `model.py` and `state_dict.pt` into `folder` (see `engine/pysource.py`)."""
+    """Write `model.py`, `state_dict.pt` and, for supervised tasks, `train.py` with `data.npz`
+    into `folder` (see `engine/pysource.py` and `engine/training_script.py`)."""
     from engine.pysource import write_python
+    from engine.training_script import add_training_script
 
-    return write_python(doc, folder)
+    exported = write_python(doc, folder)
+    return Exported(None, exported.path, f"{exported.note}; {add_training_script(doc, folder)}")
 
 
 def export_document(doc: Document, fmt: str, out: str | os.PathLike) -> list[Exported]:
