@@ -96,3 +96,50 @@ def test_tasks_without_a_supervised_loop_get_no_script(tmp_path: Path) -> None:
     assert not (tmp_path / "train.py").exists()
     (exported,) = export_document(gan, "python", tmp_path / "gan")
     assert "no train.py: task 'gan'" in exported.note
+
+
+def test_a_downloaded_dataset_is_fetched_by_the_script_and_split_as_netcanvas_does(tmp_path: Path) -> None:
+    """MNIST is not copied: train.py downloads it, checks it and splits it like the engine.
+
+    Small files in MNIST's format stand in for the download (their digests patched into
+    the script); the script's arrays must equal what the engine reads from the same files.
+    """
+    import importlib.util
+
+    import numpy as np
+
+    from engine.data.downloads import IDX_FILES, SOURCES, _idx_splits, sha256_of
+    from engine.data.formats import read_idx, write_idx
+
+    doc = _document("lenet_digits", 1)
+    doc.training["dataset"] = {"name": "mnist", "val_size": 4}
+    assert write_training_script(doc, tmp_path) == tmp_path / "train.py"
+    assert not (tmp_path / "data.npz").exists()
+    source = (tmp_path / "train.py").read_text()
+    assert SOURCES["mnist"][0].urls[0] in source
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for name, count in zip(IDX_FILES, (12, 12, 5, 5), strict=True):
+        shape = (count, 28, 28) if "images" in name else (count,)
+        write_idx(rng.integers(0, 256 if "images" in name else 10, shape).astype(np.uint8), folder / name)
+    for remote in SOURCES["mnist"]:
+        source = source.replace(remote.sha256, sha256_of(folder / remote.name))
+    (tmp_path / "train.py").write_text(source)
+    (tmp_path / "model.py").write_text("Main = None\n")  # read_arrays needs no model
+    spec = importlib.util.spec_from_file_location("exported_train", tmp_path / "train.py")
+    script = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec.loader.exec_module(script)
+        x, y, splits = script.read_arrays()
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("model", None)
+    images = [read_idx(folder / f) for f in IDX_FILES[0::2]]
+    labels = [read_idx(folder / f) for f in IDX_FILES[1::2]]
+    np.testing.assert_array_equal(x, np.concatenate(images)[:, None].astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(y, np.concatenate(labels))
+    expected = _idx_splits({"val_size": 4}, 0, 12, 17)
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(splits[name], expected[name])
