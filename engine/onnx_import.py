@@ -57,7 +57,7 @@ class Made:
 
     block: str
     params: dict[str, Any]
-    inputs: list[tuple[str, str]]  # (port, ONNX value name)
+    inputs: list[tuple[str, str | Port]]  # (port, ONNX value name or a block's port)
     state: dict[str, torch.Tensor] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # ONNX value -> port ("out" if absent)
     absorbed: list[Any] = field(default_factory=list)  # later ONNX nodes this block also computes
@@ -318,7 +318,7 @@ class Importer:
         node_id = self._fresh(unit.scope or made.block.lower())
         self.net.add_node(made.block, params, node_id=node_id)
         for port, value in made.inputs:
-            self._wire(self.ports[value], node_id, port)
+            self._wire(value if isinstance(value, Port) else self.ports[value], node_id, port)
         for key, tensor in made.state.items():
             self.state[f"{node_id}.{key}"] = tensor
         outputs = made.outputs or {o: "out" for o in unit.nodes[-1].output if o}

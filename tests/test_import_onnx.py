@@ -167,3 +167,36 @@ def test_cli_imports_an_onnx_file_to_a_bundle_with_its_weights(tmp_path: Path, c
         torch.testing.assert_close(compile_network(back).eval()(x), prepare(doc).module(x), rtol=1e-4, atol=1e-5)
     with pytest.raises(NetCanvasError, match="carries its own shapes"):
         import_target(str(files["main"]), input_shape="4")
+
+
+class _Tagger(torch.nn.Module):
+    """Hand-written PyTorch, not NetCanvas: tokens, an LSTM's final state, a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(30, 16)
+        self.lstm = torch.nn.LSTM(16, 24, batch_first=True)
+        self.fc = torch.nn.Linear(24, 4)
+
+    def forward(self, tokens):
+        out, (h, c) = self.lstm(self.embed(tokens))
+        return torch.log_softmax(self.fc(h[-1]), dim=-1)
+
+
+def test_a_pytorch_model_exported_by_torch_onnx_imports(tmp_path: Path) -> None:
+    import warnings
+
+    torch.manual_seed(0)
+    model = _Tagger().eval()
+    tokens = torch.randint(0, 30, (3, 9))
+    path = tmp_path / "tagger.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (tokens,), str(path), dynamo=True, verbose=False,
+                          dynamic_shapes=({0: torch.export.Dim("batch")},))
+    doc = import_onnx(path)
+    blocks = [n.block for n in doc.network("main").nodes.values()]
+    assert blocks == ["Input", "Embedding", "LSTM", "TakeLast", "Linear", "LogSoftmax", "Output"]
+    other = torch.randint(0, 30, (5, 9))
+    with torch.no_grad():
+        torch.testing.assert_close(compile_network(doc).eval()(other), model(other), rtol=1e-4, atol=1e-5)
