@@ -272,6 +272,10 @@ class Importer:
         for inp in self.graph.inputs:
             batched = self.graph.batched_inputs[inp.name]
             dims = self.graph.values[inp.name].shape if inp.name in self.graph.values else ()
+            if None in (dims[1:] if batched else dims):
+                raise NetCanvasError(f"input '{inp.name}' of {self.label} has a variable size besides the "
+                                     "batch axis; NetCanvas needs fixed sizes (fix them with "
+                                     "onnx.tools.update_model_dims)")
             params = {"shape": [int(d) for d in (dims[1:] if batched else dims)]}
             if not batched:
                 params["batched"] = False

@@ -200,3 +200,12 @@ def test_a_pytorch_model_exported_by_torch_onnx_imports(tmp_path: Path) -> None:
     other = torch.randint(0, 30, (5, 9))
     with torch.no_grad():
         torch.testing.assert_close(compile_network(doc).eval()(other), model(other), rtol=1e-4, atol=1e-5)
+
+
+def test_a_variable_size_besides_the_batch_is_refused_by_name(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    sequence = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "T", 3])
+    path = tmp_path / "seq.onnx"
+    onnx.save(_model(nodes, [sequence], [_batch_input("y", 3)], {}), path)
+    with pytest.raises(NetCanvasError, match="input 'x' of seq has a variable size besides the batch"):
+        import_onnx(path)
