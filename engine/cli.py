@@ -64,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=("onnx", "torchscript", "pt2", "python", "bundle"))
     p.add_argument("--out", required=True, help="output file (or folder for python)")
 
-    p = sub.add_parser("import", help="trace a PyTorch nn.Module into a document")
-    p.add_argument("target", help="module.py:ClassName")
+    p = sub.add_parser("import", help="bring an ONNX model or a PyTorch nn.Module in as a document")
+    p.add_argument("target", help="model.onnx, module.py:ClassName or module.py:factory_function")
+    p.add_argument("--args", metavar="JSON", help='constructor arguments as JSON, e.g. \'{"hidden": 64}\'')
     p.add_argument("--input-shape", help="per-sample input shape, e.g. 1,28,28")
-    p.add_argument("--out", help="document to write (default: ClassName.json)")
+    p.add_argument("--out", help="document to write (default: NAME.json; .ncz keeps the weights)")
     return parser
 
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
+import json
 import operator
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -334,11 +337,11 @@ def layout(network) -> None:
 # ---- the CLI ------------------------------------------------------------------------
 
 
-def load_class(target: str) -> type[nn.Module]:
-    """`path/to/module.py:ClassName` -> the class, imported from that file."""
+def load_target(target: str) -> Callable[..., Any]:
+    """`path/to/module.py:Name` -> the nn.Module class or factory function of that name."""
     file, sep, name = target.rpartition(":")
     if not sep or not file or not name:
-        raise NetCanvasError(f"expected module.py:ClassName, got '{target}'")
+        raise NetCanvasError(f"expected module.py:ClassName, module.py:function or model.onnx, got '{target}'")
     path = Path(file).resolve()
     if not path.is_file():
         raise NetCanvasError(f"no such file: {file}")
@@ -352,12 +355,67 @@ def load_class(target: str) -> type[nn.Module]:
         raise NetCanvasError(f"{file} fails to import: {type(exc).__name__}: {exc}") from exc
     finally:
         sys.path.remove(str(path.parent))
-    cls = getattr(module, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        known = sorted(k for k, v in vars(module).items()
-                       if isinstance(v, type) and issubclass(v, nn.Module) and v.__module__ == spec.name)
-        raise NetCanvasError(f"{file} has no nn.Module class '{name}' (it has: {', '.join(known) or 'none'})")
-    return cls
+    obj = getattr(module, name, None)
+    is_class = isinstance(obj, type) and issubclass(obj, nn.Module)
+    is_factory = inspect.isfunction(obj) and obj.__module__ == spec.name
+    if not (is_class or is_factory):
+        known = sorted(k for k, v in vars(module).items() if getattr(v, "__module__", None) == spec.name
+                       and (inspect.isfunction(v) or isinstance(v, type) and issubclass(v, nn.Module)))
+        raise NetCanvasError(f"{file} has no nn.Module class '{name}' (it has: {', '.join(known) or 'none'}; "
+                             "a function that returns a module works too)")
+    return obj
+
+
+def load_class(target: str) -> type[nn.Module]:
+    """`path/to/module.py:ClassName` -> the class, imported from that file."""
+    obj = load_target(target)
+    if not isinstance(obj, type):
+        raise NetCanvasError(f"{target} is a function, not an nn.Module class")
+    return obj
+
+
+def parse_args(text: str | None) -> tuple[list[Any], dict[str, Any]]:
+    """`--args`: a JSON object of keyword arguments, or a JSON list of positional ones."""
+    if not text:
+        return [], {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NetCanvasError(f"--args is not valid JSON ({exc.msg} at column {exc.colno}): {text}") from None
+    if isinstance(value, dict):
+        return [], value
+    if isinstance(value, list):
+        return value, {}
+    raise NetCanvasError(f'--args must be a JSON object such as {{"hidden": 64}} (or a list), got {text}')
+
+
+def build_model(factory: Callable[..., Any], args_json: str | None = None) -> nn.Module:
+    """Call a module class or factory with the `--args` JSON, checking them against its signature."""
+    args, kwargs = parse_args(args_json)
+    label = getattr(factory, "__name__", str(factory))
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None:
+        named = signature.parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in named.values()):
+            unknown = [k for k in kwargs if k not in named]
+            if unknown:
+                raise NetCanvasError(f"{label}{signature} has no argument {', '.join(map(repr, unknown))} "
+                                     f"(it takes: {', '.join(named) or 'none'})")
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            how = "with --args" if args or kwargs else "without arguments (give them with --args)"
+            raise NetCanvasError(f"{label}{signature} cannot be called {how}: {exc}") from None
+    try:
+        model = factory(*args, **kwargs)
+    except Exception as exc:
+        raise NetCanvasError(f"{label}(...) failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise NetCanvasError(f"{label}(...) returned {type(model).__name__}, not an nn.Module")
+    return model
 
 
 def parse_input_shape(text: str) -> dict[str, tuple[int, ...]] | tuple[int, ...]:
@@ -381,28 +439,32 @@ def _guess_shape(model: nn.Module) -> tuple[int, ...]:
     raise NetCanvasError("give --input-shape, the per-sample input shape (e.g. 1,28,28)")
 
 
-def import_target(target: str, input_shape: str | None = None) -> Document:
-    """`module.py:ClassName` built with no arguments and traced into a document (CLI and GUI)."""
-    cls = load_class(target)
-    try:
-        model = cls()
-    except TypeError as exc:
-        raise NetCanvasError(f"{cls.__name__}() cannot be built without arguments: {exc}") from exc
+def import_target(target: str, input_shape: str | None = None, args_json: str | None = None) -> Document:
+    """`model.onnx`, or `module.py:Name` (class or factory) built with `--args` and traced (CLI and GUI)."""
+    if target.lower().endswith(".onnx"):
+        if input_shape or args_json:
+            raise NetCanvasError("--input-shape and --args are for Python modules; an ONNX file "
+                                 "carries its own shapes")
+        from engine.onnx_import import import_onnx
+
+        return import_onnx(target)
+    factory = load_target(target)
+    model = build_model(factory, args_json)
     shapes = parse_input_shape(input_shape) if input_shape else _guess_shape(model)
     return import_module(model, shapes)
 
 
 def run_import(args: argparse.Namespace) -> int:
-    """`netcanvas import module.py:ClassName [--input-shape S] [--out FILE]`.
+    """`netcanvas import model.onnx | module.py:Name [--args JSON] [--input-shape S] [--out FILE]`.
 
-    `--out X.json` (the default is `ClassName.json`) writes the editable graph;
-    `--out X.ncz` writes a bundle that also keeps the module's weights.
+    `--out X.json` (the default is `Name.json`) writes the editable graph;
+    `--out X.ncz` writes a bundle that also keeps the weights.
     """
     from engine.bundle import save_bundle
     from engine.readwrite import save_document
 
-    doc = import_target(args.target, args.input_shape)
-    cls_name = args.target.rpartition(":")[2]
+    doc = import_target(args.target, args.input_shape, getattr(args, "args", None))
+    cls_name = Path(args.target).stem if args.target.lower().endswith(".onnx") else args.target.rpartition(":")[2]
     out = Path(args.out or f"{cls_name}.json")
     if out.suffix.lower() == ".ncz":
         save_bundle(doc, None, out)
@@ -412,5 +474,5 @@ def run_import(args: argparse.Namespace) -> int:
     blocks = len(doc.network(NETWORK).nodes)
     print(f"imported {cls_name}: {blocks} blocks, {params:,} parameters -> {out}")
     if out.suffix.lower() != ".ncz":
-        print("  (the graph only; give --out NAME.ncz to keep the module's weights too)")
+        print("  (the graph only; give --out NAME.ncz to keep the weights too)")
     return 0

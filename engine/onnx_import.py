@@ -57,7 +57,7 @@ class Made:
 
     block: str
     params: dict[str, Any]
-    inputs: list[tuple[str, str]]  # (port, ONNX value name)
+    inputs: list[tuple[str, str | Port]]  # (port, ONNX value name or a block's port)
     state: dict[str, torch.Tensor] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # ONNX value -> port ("out" if absent)
     absorbed: list[Any] = field(default_factory=list)  # later ONNX nodes this block also computes
@@ -272,6 +272,10 @@ class Importer:
         for inp in self.graph.inputs:
             batched = self.graph.batched_inputs[inp.name]
             dims = self.graph.values[inp.name].shape if inp.name in self.graph.values else ()
+            if None in (dims[1:] if batched else dims):
+                raise NetCanvasError(f"input '{inp.name}' of {self.label} has a variable size besides the "
+                                     "batch axis; NetCanvas needs fixed sizes (fix them with "
+                                     "onnx.tools.update_model_dims)")
             params = {"shape": [int(d) for d in (dims[1:] if batched else dims)]}
             if not batched:
                 params["batched"] = False
@@ -285,7 +289,7 @@ class Importer:
     def _outputs(self) -> None:
         for name in self.graph.outputs:
             if name not in self.ports:
-                if not any(name in p for p in self.problems):
+                if not self.problems:  # else it is downstream of what they name
                     self.problems.append(f"output '{name}': not a tensor NetCanvas computes")
                 continue
             node_id = self._fresh(name)
@@ -294,10 +298,14 @@ class Importer:
             self._wire(self.ports[name], node_id, "in")
 
     def _unit(self, unit: Unit) -> None:
-        from engine.onnx_rules import make
+        from engine.onnx_rules import COMPOSITES, OPS, make
 
         if any(i not in self.ports for i in unit.inputs):
-            return  # downstream of an operator already reported
+            # Downstream of an operator already reported nothing can be wired, but
+            # whether this one has a block is still worth knowing: the list is whole.
+            if unit.cls not in COMPOSITES and unit.nodes[0].op_type not in OPS:
+                raise Unmappable("no block computes it")
+            return
         made = make(unit, self)
         if made is None:  # passes its input through (Identity, Dropout at inference)
             for out in unit.outputs or unit.nodes[0].output:
@@ -314,7 +322,7 @@ class Importer:
         node_id = self._fresh(unit.scope or made.block.lower())
         self.net.add_node(made.block, params, node_id=node_id)
         for port, value in made.inputs:
-            self._wire(self.ports[value], node_id, port)
+            self._wire(value if isinstance(value, Port) else self.ports[value], node_id, port)
         for key, tensor in made.state.items():
             self.state[f"{node_id}.{key}"] = tensor
         outputs = made.outputs or {o: "out" for o in unit.nodes[-1].output if o}

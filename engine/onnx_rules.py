@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from engine.importmap import Unmappable
+from engine.importmap import Port, Unmappable
 from engine.onnx_import import FX_NODE, Made, Unit, metadata
 
 if TYPE_CHECKING:
@@ -240,9 +240,24 @@ def _gather(node, imp: Importer) -> Made:
                     [("in", node.input[1])], {"weight": _t(table)})
     index = imp.graph.constant(node.input[1])
     shape = imp.graph.values[node.input[0]].shape
+    final = _final_state(node, imp, index)
+    if final is not None:
+        return Made("TakeLast", {}, [("in", final)])
     _need(index is not None and index.ndim == 0 and len(shape) == 3 and axis in (1, -2)
           and int(index) in (-1, (shape[1] or 0) - 1), "only taking the last step has a block")
     return Made("TakeLast", {}, [("in", node.input[0])])
+
+
+def _final_state(node, imp: Importer, index) -> Port | None:
+    """`h[-1]` of a one-layer, one-way, batch-first RNN is its output's last step, bit for bit."""
+    source = imp.ports.get(node.input[0])
+    if source is None or source.port != "h" or index is None or index.ndim != 0 or int(index) not in (-1, 0):
+        return None
+    params = imp.net.nodes[source.node].resolved_params()
+    if attr(node, "axis", 0) == 0 and params["num_layers"] == 1 and not params["bidirectional"] \
+            and params["batch_first"]:
+        return Port(source.node, "out")
+    return None
 
 
 def _merge(block: str):

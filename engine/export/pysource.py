@@ -56,7 +56,7 @@ REQUIRED = inspect.Parameter.empty
 
 
 def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
-    """Write `model.py` and `state_dict.pt` into `folder` after checking them."""
+    """Write `model.py` and `state_dict.pt` (checked) and, for supervised tasks, `train.py`."""
     preps = {name: prepare(doc, name) for name in doc.networks}
     classes = class_names(list(preps), {name for name, _ in inspect.getmembers(custom_layers,
                                                                                inspect.isclass)})
@@ -70,7 +70,10 @@ def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
     atomic_write_bytes(folder / "model.py", source.encode("utf-8"))
     atomic_write_bytes(folder / "state_dict.pt", buffer.getvalue())
     listed = ", ".join(classes.values())
-    return Exported(None, folder, f"model.py ({listed}) reproduces the outputs exactly")
+    from engine.training_script import add_training_script  # train.py + data.npz, where they apply
+
+    script = add_training_script(doc, folder)
+    return Exported(None, folder, f"model.py ({listed}) reproduces the outputs exactly; {script}")
 
 
 def _state_by_attribute(doc: Document, prep: Prepared) -> dict[str, torch.Tensor]:
