@@ -33,6 +33,7 @@ METHOD_NAMES = {1: "shrink", 6: "implode", 9: "deflate64", 18: "IBM TERSE", 19: 
                 93: "Zstandard", 95: "xz", 96: "JPEG", 97: "WavPack", 98: "PPMd",
                 99: "AES encryption"}
 MAX_HEADER_BYTES = 16 * MiB  # a safetensors header: ~100 bytes per tensor
+MAX_MEMBERS = 1000  # a bundle has five; each entry costs zipfile ~0.5 kB of memory
 DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2,
                "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError,
@@ -58,7 +59,11 @@ class BundleArchive:
         self.file = str(os.fspath(path))
         handle = open_regular(path)
         try:
+            self._count_members(handle)
             self.zf = zipfile.ZipFile(handle)
+        except DocumentError:
+            handle.close()
+            raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, *_READ_ERRORS) as exc:
             handle.close()
             reason = "it is not a zip file" if isinstance(exc, zipfile.BadZipFile) else exc
@@ -69,6 +74,18 @@ class BundleArchive:
         except DocumentError:
             self.close()
             raise
+
+    def _count_members(self, handle: IO[bytes]) -> None:
+        """Refuse millions of entries before zipfile builds an object for each.
+
+        Reads the end-of-central-directory record with zipfile's own finder
+        (it also follows zip64); a file without one fails right after, in ZipFile.
+        """
+        end = zipfile._EndRecData(handle)  # private, but the very code ZipFile runs next
+        if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS:
+            raise DocumentError(self.file, "", f"not a NetCanvas bundle: "
+                                f"{end[zipfile._ECD_ENTRIES_TOTAL]:,} members (a bundle has 5; "
+                                f"at most {MAX_MEMBERS:,} are read)")
 
     def __enter__(self) -> BundleArchive:
         return self

@@ -54,7 +54,7 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
     if not stat.S_ISREG(mode):
         os.close(fd)
         raise DocumentError(str(file), "", f"cannot open {_kind(mode)}: only regular files are read")
-    if hasattr(os, "set_blocking"):
+    if hasattr(os, "O_NONBLOCK"):  # reads of a regular file block as usual again
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 

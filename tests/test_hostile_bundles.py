@@ -168,6 +168,9 @@ CASES: dict[str, tuple[Build, str, str]] = {
                               "lone surrogate ('\\udcff', position 4)"),
     "surrogate in a metrics key": (lambda m: _metrics(m, history={"epoch_train": [{"lo\ud800ss": 1}]}),
                                    "metrics.json:history.epoch_train[0]", "a key holds a lone surrogate"),
+    "1,001 members": (lambda m: build_zip([*replaced(m), *(
+        (f"pad/{i}", b"", zipfile.ZIP_STORED) for i in range(996))]), "",
+        "not a NetCanvas bundle: 1,001 members (a bundle has 5; at most 1,000 are read)"),
     "document missing": (lambda m: build_zip([(n, d) for n, d in m.items() if n != "document.json"]),
                          "document.json", "missing from the bundle"),
     "bad document field": (lambda m: _document(m, networks=[]), "document.json:networks",
