@@ -20,6 +20,7 @@ import os
 import secrets
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.errors import NetCanvasError
@@ -63,6 +64,41 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise NetCanvasError(
             f"cannot write {target}: {exc.strerror or exc}; the previous file is unchanged"
         ) from exc
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside `path` (through a link) that replaces it if the block succeeds.
+
+    For writers that need a file name rather than bytes (the ONNX and torch.export
+    savers): the same naming, mode, link and stale-file rules as `atomic_write_bytes`.
+    """
+    target = _resolve(Path(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NetCanvasError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    remove_stale_temporaries(target)
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask's mode
+        yield tmp
+        _keep_path_mode(tmp, target)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _keep_path_mode(tmp: Path, target: Path) -> None:
+    """Give `tmp` the permission bits of `target` when it exists (a writer may recreate tmp)."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:  # new: the writer may have recreated the file; apply the umask's mode
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, mode)
 
 
 def _resolve(path: Path) -> Path:

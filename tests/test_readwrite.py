@@ -506,3 +506,25 @@ def test_a_save_killed_mid_write_leaves_the_old_file_and_the_next_save_cleans_up
     os.utime(stale, (time.time() - 60, time.time() - 60))
     save_document(parse_document(LENET_TEXT), path)
     assert os.listdir(tmp_path) == ["doc.json"]
+
+
+def test_exported_files_get_the_umask_mode_and_keep_links(tmp_path):
+    """Exports were written 0600 through mkstemp and replaced a symlink with a file."""
+    from engine.fileio import replacing
+
+    real = tmp_path / "real.onnx"
+    link = tmp_path / "model.onnx"
+    link.symlink_to(real)
+    umask = os.umask(0o022)
+    try:
+        with replacing(link) as tmp:
+            tmp.write_bytes(b"first")
+    finally:
+        os.umask(umask)
+    assert link.is_symlink() and real.read_bytes() == b"first"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o644
+    real.chmod(0o640)
+    with replacing(link) as tmp:
+        tmp.write_bytes(b"second")
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640 and real.read_bytes() == b"second"
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import fx
@@ -29,6 +26,7 @@ from engine.blocks.base import Shape
 from engine.compiler import compile_network, layer_names, network_report
 from engine.document import Document
 from engine.errors import NetCanvasError
+from engine.fileio import replacing  # noqa: F401  (the exporters' one way to write a file)
 from engine.shapes import NetworkReport
 
 EXAMPLE_BATCH = 3  # tracing batch; checks run on another size so a baked-in batch shows up
@@ -173,17 +171,3 @@ def quiet() -> Iterator[None]:
         finally:
             for lg, level in zip(loggers, levels, strict=True):
                 lg.setLevel(level)
-
-
-@contextlib.contextmanager
-def replacing(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside `path` that replaces it only if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
