@@ -288,8 +288,8 @@ class TrainingEditor(QScrollArea):
         if self._quiet or self.session is None:
             return
         if not setting.section:
-            if value is not REMOVE and value != "":
-                self.session.set_training(setting.key, value)
+            if value != "":  # None removes the key (Document.set_training)
+                self.session.set_training(setting.key, None if value is REMOVE else value)
             return
         section = self._section(setting.section)
         if value is REMOVE:
