@@ -50,7 +50,8 @@ def test_every_declared_setting_has_a_field_with_its_doc(editor):
 
 def test_choices_come_from_the_engine_not_from_the_gui(editor):
     assert _items(editor.task) == list(schema.TASKS)
-    assert _items(editor.loss) == list(schema.lookup("", "loss").choices_for("classification"))
+    loss = schema.lookup("", "loss")
+    assert _items(editor.loss) == ["auto", *loss.choices_for("classification")]
     assert _items(editor.optimizer) == list(schema.OPTIMIZERS)
     assert sorted(_items(editor.dataset)) == sorted(REGISTRY)
     assert _items(editor.device) == available_devices()
@@ -64,7 +65,8 @@ def test_a_paradigms_section_appears_for_its_task_and_undo_hides_it(editor):
     assert doc.training["task"] == "dqn"
     assert _visible(editor, "dqn.gamma") and editor.form.isRowVisible(editor.headers["dqn"])
     assert not _visible(editor, "lr_schedule.name") and not _visible(editor, "gan.d_steps")
-    assert _items(editor.loss) == ["huber", "mse", "cross_entropy"]  # the file's value stays shown
+    # the file's value stays shown; auto is the task's own default
+    assert _items(editor.loss) == ["auto", "huber", "mse", "cross_entropy"]
     _undo_all(editor)
     assert doc.training["task"] == "classification" and not _visible(editor, "dqn.gamma")
 
@@ -75,6 +77,16 @@ def test_fields_of_one_optimizer_show_only_for_it(editor):
     assert editor.session.document.training["optimizer"] == {"name": "sgd", "lr": 0.01}
     assert _visible(editor, "optimizer.momentum") and _visible(editor, "optimizer.nesterov")
     assert not _visible(editor, "optimizer.betas")
+
+
+def test_auto_removes_a_key_whose_default_depends_on_the_task(editor):
+    doc = editor.session.document
+    editor.task.setCurrentText("gan")
+    assert editor.loss.currentText() == "cross_entropy"  # the file's value
+    editor.loss.setCurrentText("auto")
+    assert "loss" not in doc.training  # the GAN picks bce or bce_logits from the network
+    editor.loss.setCurrentText("bce")
+    assert doc.training["loss"] == "bce"
 
 
 def test_section_edits_change_one_key_and_are_undoable(editor):
@@ -119,3 +131,20 @@ def test_the_schemas_findings_show_under_the_form_and_on_the_field(editor):
     _undo_all(editor)
     assert not editor.form.isRowVisible(editor.problems)
     assert not editor.fields["optimizer.lr"].widget.property("invalid")
+
+
+def test_the_dataset_line_says_what_the_dataset_is(editor, qtbot):
+    """Input shape at once, then classes and samples per split from a background load."""
+    info = editor.dataset_info
+    assert info.text().startswith("arrays · x: N×4")
+    qtbot.waitUntil(lambda: "3 classes · 105 / 22 / 23 samples (train/val/test)" in info.text(),
+                    timeout=30_000)
+    editor.dataset.setCurrentText("karate")
+    assert info.text().startswith("graph · adjacency: 34×34")
+    qtbot.waitUntil(lambda: "34 nodes" in info.text() and "2 classes" in info.text(),
+                    timeout=30_000)
+    editor.session.set_training("dataset", "nowhere")
+    assert "unknown dataset 'nowhere'" in info.text()
+    editor.session.set_training("dataset", "mnist")
+    qtbot.waitUntil(lambda: "downloaded on the first run" in info.text(), timeout=30_000)
+    editor._background.wait()

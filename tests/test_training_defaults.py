@@ -50,21 +50,18 @@ def _is_call_to(node: ast.AST, name: str) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
 
 
-def _wrappers(function: ast.FunctionDef) -> dict[str, tuple[str, str | None]]:
-    """Local `def get(key, default, kind=float, **limits): return setting(t, "dqn", key, ...)`
-    helpers: name -> (section, the helper's default kind)."""
-    found = {}
-    for inner in ast.walk(function):
-        if not isinstance(inner, ast.FunctionDef) or inner is function:
-            continue
-        for call in ast.walk(inner):
-            if _is_call_to(call, "setting") and isinstance(call.args[1], ast.Constant):
-                kinds = dict(zip([a.arg for a in inner.args.args][-len(inner.args.defaults):],
-                                 inner.args.defaults, strict=True)) if inner.args.defaults else {}
-                kind = kinds.get("kind")
-                found[inner.name] = (call.args[1].value, kind.id if isinstance(kind, ast.Name)
-                                     else None)
-    return found
+def _helper(function: ast.FunctionDef) -> tuple[str, str | None] | None:
+    """`def get(key, default, kind=float, **limits): return setting(t, "dqn", key, ...)` (a
+    nested function or a method): (section, the helper's default kind), else None."""
+    for call in ast.walk(function):
+        if (_is_call_to(call, "setting") and len(call.args) > 2
+                and isinstance(call.args[1], ast.Constant) and isinstance(call.args[2], ast.Name)):
+            names = [a.arg for a in function.args.args]
+            kinds = dict(zip(names[len(names) - len(function.args.defaults):],
+                             function.args.defaults, strict=True))
+            kind = kinds.get("kind")
+            return call.args[1].value, kind.id if isinstance(kind, ast.Name) else None
+    return None
 
 
 def _read(call: ast.Call, where: str, section: str, offset: int, kind: str | None) -> Read | None:
@@ -81,28 +78,38 @@ def _read(call: ast.Call, where: str, section: str, offset: int, kind: str | Non
     return Read(where, section, args[0].value, default, kind, limits)
 
 
-def setting_reads() -> list[Read]:
-    """Every literal-keyed `setting(...)` (direct or through a local helper) in the trainers."""
+def _file_reads(path: Path) -> list[Read]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    methods = {fn.name: helper for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef)
+               for fn in cls.body if isinstance(fn, ast.FunctionDef) and (helper := _helper(fn))}
     reads = []
-    for path in sorted(TRAINING.glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
-            helpers = _wrappers(function)
-            for call in ast.walk(function):
-                if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
-                    continue
-                where = f"{path.name}:{call.lineno}"
-                if call.func.id == "setting" and isinstance(call.args[1], ast.Constant) \
-                        and len(call.args) > 2:
-                    read = _read(call, where, call.args[1].value, 2, None)
-                elif call.func.id in helpers:
-                    section, kind = helpers[call.func.id]
-                    read = _read(call, where, section, 0, kind)
-                else:
-                    continue
-                if read and read not in reads:
-                    reads.append(read)
+    for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+        local = {inner.name: helper for inner in ast.walk(function)
+                 if isinstance(inner, ast.FunctionDef) and inner is not function
+                 and (helper := _helper(inner))}
+        for call in [n for n in ast.walk(function) if isinstance(n, ast.Call)]:
+            func, where, read = call.func, f"{path.name}:{call.lineno}", None
+            if _is_call_to(call, "setting") and len(call.args) > 2 \
+                    and isinstance(call.args[1], ast.Constant):
+                read = _read(call, where, call.args[1].value, 2, None)
+            elif isinstance(func, ast.Name) and func.id in local:
+                read = _read(call, where, *_section_kind(local[func.id]))
+            elif (isinstance(func, ast.Attribute) and func.attr in methods
+                  and isinstance(func.value, ast.Name) and func.value.id == "self"):
+                read = _read(call, where, *_section_kind(methods[func.attr]))
+            if read and read not in reads:
+                reads.append(read)
     return reads
+
+
+def _section_kind(helper: tuple[str, str | None]) -> tuple[str, int, str | None]:
+    return helper[0], 0, helper[1]
+
+
+def setting_reads() -> list[Read]:
+    """Every literal-keyed `setting(...)` (direct, or through a local helper or a method that
+    passes its key on) in the trainers."""
+    return [read for path in sorted(TRAINING.glob("*.py")) for read in _file_reads(path)]
 
 
 def top_level_reads() -> list[tuple[str, str, ast.expr]]:

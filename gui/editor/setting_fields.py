@@ -40,7 +40,8 @@ class SettingField:
     def __init__(self, setting: Setting, on_change: Callable[[Any], None]) -> None:
         self.setting = setting
         self.on_change = on_change
-        self.computed = setting.default is None
+        # "auto" is offered where the value is worked out at run time (for some task)
+        self.computed = setting.default is None or None in setting.by_task.values()
         self._quiet = False
         self.widget = self._build()
         self.widget.setObjectName(f"setting_{setting.section or 'training'}_{setting.key}")

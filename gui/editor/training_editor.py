@@ -15,7 +15,7 @@ import copy
 import json
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -25,8 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.dataset_info import describe, outline
+from engine.errors import NetCanvasError
 from engine.training import schema
 from gui import theme
+from gui.background import BackgroundTasks
 from gui.editor.session import EditorSession
 from gui.editor.setting_fields import REMOVE, SettingField
 
@@ -82,6 +85,14 @@ class TrainingEditor(QScrollArea):
         self.options = QFormLayout(self.options_host)
         self.options.setContentsMargins(0, 0, 0, 0)
         self.form.addRow("", self.options_host)
+        self.dataset_info = QLabel()
+        self.dataset_info.setWordWrap(True)
+        self.dataset_info.setObjectName("dataset_info")
+        self.form.addRow("", self.dataset_info)
+        self._background = BackgroundTasks(self)
+        self._info_timer = QTimer(self, singleShot=True, interval=250)  # typing n_samples
+        self._info_timer.timeout.connect(self._describe_dataset)
+        self._info_asked = 0  # which description is current; older answers are dropped
         for setting in schema.TOP_SETTINGS.values():
             if setting.key not in OWN_ROWS:
                 self._add_field(setting)
@@ -198,6 +209,8 @@ class TrainingEditor(QScrollArea):
             self._show_problems(task)
             if options:
                 self._build_options()
+            if options or self._typing_option:
+                self._show_dataset_info()
         finally:
             self._quiet = False
 
@@ -281,6 +294,29 @@ class TrainingEditor(QScrollArea):
             self.options.addRow(label, field)
         self.options_host.setVisible(bool(declared))
 
+    def _show_dataset_info(self) -> None:
+        """What the dataset feeds at once (no load), then its counts from a background load."""
+        self._info_asked += 1
+        if "dataset" not in self.training:
+            self.dataset_info.setText("")
+            return
+        try:
+            self.dataset_info.setText(outline(self.training))
+        except NetCanvasError as exc:
+            self.dataset_info.setText(str(exc))
+            return
+        self._info_timer.start()
+
+    def _describe_dataset(self) -> None:
+        asked = self._info_asked
+        training = copy.deepcopy(self.training)
+
+        def show(text: str) -> None:
+            if asked == self._info_asked:
+                self.dataset_info.setText(text)
+
+        self._background.start(lambda: describe(training), show, show)
+
     # ---- edits -------------------------------------------------------------------------
 
     def _edit(self, setting: schema.Setting, value: Any) -> None:
@@ -288,8 +324,8 @@ class TrainingEditor(QScrollArea):
         if self._quiet or self.session is None:
             return
         if not setting.section:
-            if value is not REMOVE and value != "":
-                self.session.set_training(setting.key, value)
+            if value != "":  # None removes the key (Document.set_training)
+                self.session.set_training(setting.key, None if value is REMOVE else value)
             return
         section = self._section(setting.section)
         if value is REMOVE:

@@ -54,6 +54,11 @@ def _default(setting: Setting) -> str:
     return text + (f" ({'; '.join(extra)})" if extra else "")
 
 
+def _cell(text: str) -> str:
+    """Text that stays in its Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
@@ -69,8 +74,8 @@ def _applies(setting: Setting, section: Section | None = None) -> str:
 def _table(settings: tuple[Setting, ...], section: Section | None = None) -> list[str]:
     rows = ["| key | value | default | read by | what it does |", "|---|---|---|---|---|"]
     for s in settings:
-        value = s.expected().replace("|", "\\|")
-        rows.append(f"| `{s.key}` | {value} | {_default(s)} | {_applies(s, section)} | {s.doc} |")
+        cells = (f"`{s.key}`", s.expected(), _default(s), _applies(s, section), s.doc)
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return rows
 
 
@@ -82,7 +87,7 @@ def _datasets() -> list[str]:
     for name, entry in sorted(REGISTRY.items(), key=lambda item: item[0].lower()):
         if entry.load.__module__.startswith("engine.data."):
             options = ", ".join(f"`{o}`" for o in entry.options) or "—"
-            rows.append(f"| `{name}` | {entry.kind} | {options} | {entry.doc} |")
+            rows.append(f"| `{name}` | {entry.kind} | {options} | {_cell(entry.doc)} |")
     return ["", "## Datasets", "", "`training.dataset` names one of these (options go beside "
             "`name`); any other gymnasium environment id works for dqn and q_learning.", "",
             *rows]
