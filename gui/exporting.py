@@ -13,15 +13,20 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.bundle import save_bundle
 from engine.errors import NetCanvasError
-from engine.importer import import_target
 from gui.training.controller import copy_document
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
 EXPORT_TIMEOUT_S = 600
+
+
+def _import_target(target: str, shape: str | None):
+    """The engine's importer, loaded on use (it imports torch): not at start-up."""
+    from engine.importer import import_target
+
+    return import_target(target, shape)
 
 # format -> (menu text, dialog filter, default suffix, writes a folder)
 EXPORT_FORMATS = {
@@ -66,7 +71,7 @@ class ExportCommands:
             return False
         target, shape = spec
         self.statusBar().showMessage(f"Importing {target}…")
-        self.tasks.start(lambda: import_target(target, shape or None), self._imported,
+        self.tasks.start(lambda: _import_target(target, shape or None), self._imported,
                          lambda message: self._background_failed("Import failed", message))
         return True
 
@@ -88,6 +93,8 @@ def _export(doc, fmt: str, path: str) -> list[str]:
     process: torch.export is not safe off the main thread (it deadlocked there),
     and a child keeps its heavy Python work from competing with the GUI for the GIL.
     """
+    from engine.bundle import save_bundle  # torch: loaded on use, not at start-up
+
     if fmt == "bundle":
         save_bundle(doc, None, path, metrics=doc.metrics, train_state=doc.train_state)
         return [f"saved bundle {path}"]

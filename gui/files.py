@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine import load_document, save_bundle
+from engine import load_document
 from engine.document import Document
 from engine.errors import NetCanvasError
 from gui import settings
@@ -108,6 +108,8 @@ class FileCommands:
         doc = self.session.document
         try:
             if path.lower().endswith(".ncz"):
+                from engine.bundle import save_bundle  # torch: loaded on use, not at start-up
+
                 save_bundle(doc, None, path)
             else:
                 save_document_file(doc, path)

@@ -16,8 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QToolBar
 
 from engine.document import Document
-from engine.training import Epoch, Failed, Finished, RunOptions, Started
-from engine.training.setup import available_devices
+from engine.training import Epoch, Failed, Finished, Started
 from gui.plots.panel import TrainingPanel
 from gui.training.controller import PAUSED, RUNNING, STOPPING, TrainingController
 
@@ -35,6 +34,8 @@ class RunControl(QObject):
         self.panel.connect_controller(self.controller)
         window.docks["plotsDock"].setWidget(self.panel)
         self._resume_next = False
+        self.engine_ready = True  # gui.app sets False until torch has loaded (set_engine_ready)
+        self._queued_run: bool | None = None  # Run pressed while loading: its `resume`
         self._build_actions()
         self._build_toolbar()
         window.runRequested.connect(self.run)
@@ -71,11 +72,39 @@ class RunControl(QObject):
         bar.addWidget(QLabel(" Device: "))
         self.device_box = QComboBox()
         self.device_box.setObjectName("devicePicker")
-        self.device_box.addItems(available_devices())
+        self.device_box.addItems(["auto", "cpu"])  # the rest once torch has loaded
         self.device_box.setToolTip("Where to train: auto picks CUDA, then MPS, then the CPU")
         bar.addWidget(self.device_box)
         w.addToolBar(bar)
         self.toolbar = bar
+
+    # ---- PyTorch loading in the background (gui.app) ---------------------------------
+
+    LOADING_TEXT = "loading PyTorch…"
+
+    @Slot(bool)
+    def set_engine_ready(self, ready: bool) -> None:
+        """Until torch and the trainers have loaded, Run says so and waits; then it runs.
+
+        gui.app imports them on a background thread after the first paint and
+        calls this with False before and True after, on the GUI thread.
+        """
+        self.engine_ready = ready
+        run = self.window.actions_.run
+        run.setText("&Run" if ready else f"&Run ({self.LOADING_TEXT})")
+        if not ready:
+            self.window.statusBar().showMessage(f"Ready to edit; {self.LOADING_TEXT}")
+            return
+        from engine.training.setup import available_devices
+
+        current = self.device_box.currentText()
+        self.device_box.clear()
+        self.device_box.addItems(available_devices())
+        self.device_box.setCurrentIndex(max(self.device_box.findText(current), 0))
+        self.window.statusBar().showMessage("PyTorch loaded", 3000)
+        if self._queued_run is not None:
+            resume, self._queued_run = self._queued_run, None
+            self.run(resume=resume)
 
     # ---- running -------------------------------------------------------------------
 
@@ -85,6 +114,12 @@ class RunControl(QObject):
         session = self.window.session
         if session is None or self.controller.is_running():
             return False
+        if not self.engine_ready:  # run as soon as torch has loaded, without blocking now
+            self._queued_run = resume
+            self.window.statusBar().showMessage(f"Run starts when PyTorch has loaded ({self.LOADING_TEXT})")
+            return False
+        from engine.training import RunOptions
+
         doc = session.document
         resume = resume and _unfinished(doc)
         options = RunOptions(device=self.device_box.currentText(), resume=resume)

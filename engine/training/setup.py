@@ -10,10 +10,7 @@ import torch
 from torch import nn
 
 from engine.errors import NetCanvasError
-
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("cross_entropy", "nll", "mse", "bce", "bce_logits", "l1")
-SCHEDULES = ("none", "step", "cosine", "exponential")
+from engine.training.choices import LOSSES, OPTIMIZERS, SCHEDULES  # noqa: F401  (torch-free names)
 
 
 def resolve_device(name: str | None) -> torch.device:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.training.choices import LOSSES, OPTIMIZERS  # torch-free: the window opens before torch
 from gui.editor.param_editors import INT_LIMIT, FloatSpinBox
 from gui.editor.session import EditorSession
 
@@ -29,12 +30,6 @@ KNOWN_DATASETS = ("digits", "iris", "xor", "moons", "circles", "spirals", "blobs
                   "copy", "reverse", "sort", "karate", "CartPole-v1", "FrozenLake-v1",
                   "mnist", "fashion_mnist", "cora")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-try:  # the trainers' own lists, when that part of the engine is installed
-    from engine.training.setup import LOSSES, OPTIMIZERS
-except ImportError:  # pragma: no cover - depends on the engine's progress
-    LOSSES = ("cross_entropy", "nll", "mse", "bce", "bce_logits", "l1")
-    OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 def dataset_entries() -> dict[str, Any]:
