@@ -62,6 +62,14 @@ def preset_path(name: str) -> Path:
     return path
 
 
+def is_preset_path(path: str | os.PathLike) -> bool:
+    """Whether `path` is one of the presets' own files (to open as a template, never overwrite)."""
+    try:
+        return Path(path).resolve().parent == PRESETS_DIR.resolve()
+    except OSError:
+        return False
+
+
 def load_preset(name: str) -> Document:
     from engine.readwrite import load_json_document
 

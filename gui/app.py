@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from engine.presets import DEFAULT_PRESET, PRESETS_DIR
+from engine.presets import DEFAULT_PRESET, PRESETS_DIR, is_preset_path
 from gui import settings
 
 DEFAULT_PRESET_PATH = PRESETS_DIR / f"{DEFAULT_PRESET}.json"
@@ -136,7 +136,7 @@ def open_window(path: str | None, recover: bool = True, dialogs=None, persist: b
     window = MainWindow(dialogs, persist)
     if recover and window.offer_recovery():
         return window, True
-    if path and window.open_path(path):
+    if path and (window.open_preset(path) if is_preset_path(path) else window.open_path(path)):
         return window, True
     if DEFAULT_PRESET_PATH.exists():
         window.open_preset(str(DEFAULT_PRESET_PATH))

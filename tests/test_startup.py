@@ -75,3 +75,17 @@ def test_run_waits_for_pytorch_and_starts_when_it_has_loaded(window, qtbot):
         ready(True)  # the queued run starts now
         assert "loading" not in run.text()
     assert window.session.document.weights
+
+
+def test_a_preset_named_on_the_command_line_opens_as_a_template(qapp, tmp_path, monkeypatch):
+    from engine.presets import resolve
+    from gui.app import dispose, open_window
+
+    monkeypatch.chdir(tmp_path)
+    path, _ = resolve("gan_ring")
+    win, opened = open_window(str(path), recover=False, dialogs=FakeDialogs(), persist=False)
+    try:
+        assert opened and win.template and win.path is None  # Save asks for a new file
+        assert win.session.document.name.startswith("GAN")
+    finally:
+        dispose(win)
