@@ -88,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }[args.command]
         return handler(args)
     except NetCanvasError as exc:
-        print(f"netcanvas {args.command or ''}: {exc}".replace(" :", ":"), file=sys.stderr)
+        where = f"netcanvas {args.command}" if args.command else "netcanvas"
+        print(f"{where}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
