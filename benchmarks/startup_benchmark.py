@@ -3,7 +3,9 @@
 Each row is a fresh process, timed from spawn to exit (or, for the window, to the
 `first-paint` line that `NETCANVAS_STARTUP_TRACE` prints once the window has
 painted the default preset, and to `engine-ready` once PyTorch, the trainers and
-torch._dynamo have loaded in the background). Warm runs reuse Python's bytecode
+torch._dynamo have loaded in the background). Each is reported as wall-clock
+seconds and as the CPU seconds the process used (user + system), which a busy
+machine inflates far less than wall time. Warm runs reuse Python's bytecode
 cache; cold runs point PYTHONPYCACHEPREFIX at an empty folder, so every module
 is compiled again, as on a first start without compiled bytecode (the operating
 system's file cache cannot be dropped without root, so a cold boot is slower
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -48,29 +51,35 @@ def _env(cold: bool) -> dict[str, str]:
     return env
 
 
-def time_command(argv: list[str], cold: bool) -> float:
-    began = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_command(argv: list[str], cold: bool) -> dict[str, float]:
+    """Wall and CPU seconds of one run of `argv`."""
+    cpu, began = _children_cpu(), time.perf_counter()
     done = subprocess.run(argv, capture_output=True, env=_env(cold), cwd=ROOT, timeout=600)
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr.decode()[-2000:]}")
-    return seconds
+    return {"wall": seconds, "cpu": _children_cpu() - cpu}
 
 
-def time_window(cold: bool) -> dict[str, float]:
-    """Seconds to the first paint and to PyTorch loaded; resident memory at each (MiB)."""
+def time_window(cold: bool) -> dict[str, dict[str, float]]:
+    """Seconds (wall, CPU) to the first paint and to PyTorch loaded; resident MiB at each."""
     env = {**_env(cold), "NETCANVAS_STARTUP_TRACE": "exit"}
     began = time.perf_counter()
     proc = subprocess.Popen(CLI, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env,
                             cwd=ROOT, text=True)
-    found: dict[str, float] = {}
+    found: dict[str, dict[str, float]] = {}
     for line in proc.stderr:
         if line.startswith("netcanvas-trace"):
             now = time.perf_counter() - began
             fields = dict(f.split("=", 1) for f in line.split()[2:])
             key = WINDOW if "first-paint" in line else ENGINE
-            found[key] = now
-            found[f"{key} (MiB)"] = float(fields["rss_mib"])
+            found[key] = {"wall": now, "cpu": float(fields["cpu_s"])}
+            found[f"{key} (MiB)"] = {"wall": float(fields["rss_mib"])}
     if proc.wait(timeout=600) != 0 or len(found) != 4:
         raise SystemExit(f"the window did not report both stages: {found}")
     return found
@@ -80,25 +89,31 @@ def summarise(samples: list[float]) -> str:
     return f"{statistics.median(samples):.2f} | {min(samples):.2f} | {max(samples):.2f}"
 
 
-def measure(runs: int, cold: bool) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {}
-    jobs: list[tuple[str, Callable[[], object]]] = [
-        (name, lambda argv=argv: time_command(argv, cold)) for name, argv in COMMANDS.items()]
+Samples = dict[str, dict[str, list[float]]]  # row -> "wall"/"cpu" -> runs
+
+
+def measure(runs: int, cold: bool) -> Samples:
+    results: Samples = {}
+    jobs: list[tuple[str, Callable[[], dict]]] = [
+        (name, lambda name=name, argv=argv: {name: time_command(argv, cold)})
+        for name, argv in COMMANDS.items()]
+    jobs.append(("window", lambda: time_window(cold)))
     for _ in range(runs):  # one of each per round: the rows alternate
-        for name, job in jobs:
-            results.setdefault(name, []).append(job())
-        for key, value in time_window(cold).items():
-            results.setdefault(key, []).append(value)
+        for _name, job in jobs:
+            for row, values in job().items():
+                for kind, value in values.items():
+                    results.setdefault(row, {}).setdefault(kind, []).append(value)
     return results
 
 
-def table(warm: dict[str, list[float]], cold: dict[str, list[float]]) -> str:
-    lines = ["| measure | warm median | min | max | cold median | min | max |",
+def table(results: Samples, title: str) -> str:
+    lines = [f"| {title} | wall median | min | max | CPU median | min | max |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for name in warm:
-        unit = "MiB" if name.endswith("(MiB)") else "s"
-        cold_cells = summarise(cold[name]) if name in cold else "- | - | -"
-        lines.append(f"| {name} [{unit}] | {summarise(warm[name])} | {cold_cells} |")
+    for name, kinds in results.items():
+        if name.endswith("(MiB)"):
+            lines.append(f"| {name[:-6]}: resident MiB | {summarise(kinds['wall'])} | | | |")
+            continue
+        lines.append(f"| {name} [s] | {summarise(kinds['wall'])} | {summarise(kinds['cpu'])} |")
     return "\n".join(lines)
 
 
@@ -114,7 +129,9 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} CPUs, load average {load} at the end; Python {sys.version.split()[0]}; "
           f"{args.warm} warm and {args.cold} cold runs per row\n")
-    print(table(warm, cold))
+    print(table(warm, "warm"))
+    if cold:
+        print("\n" + table(cold, "cold (fresh bytecode cache)"))
 
 
 if __name__ == "__main__":

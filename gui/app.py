@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QTimer, Signal
@@ -90,7 +91,8 @@ def load_engine_after_first_paint(app: QApplication, window) -> EngineLoader:
 
 def _trace(what: str) -> None:
     rss = _rss_mib()
-    print(f"netcanvas-trace {what} rss_mib={rss:.0f}", file=sys.stderr,
+    cpu = time.process_time()  # this process's CPU seconds: robust to a busy machine
+    print(f"netcanvas-trace {what} rss_mib={rss:.0f} cpu_s={cpu:.2f}", file=sys.stderr,
           flush=True)
 
 
