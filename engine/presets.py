@@ -1,7 +1,7 @@
 """The presets: one ready-to-train document per architecture, with its own target.
 
 The JSON files live in the checkout's top-level `presets/` folder (tests and
-docs name them there); `pyproject.toml`/`setup.py` map that folder into the
+docs name them there); `setup.py` maps that folder into the
 wheel as `engine/preset_files/`, so an installed NetCanvas finds them beside
 its own code. `presets_dir()` looks for the installed copy first and falls back
 to the checkout. Nothing here imports torch: `netcanvas presets` stays quick.
