@@ -89,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }[args.command]
         return handler(args)
     except NetCanvasError as exc:
-        print(f"netcanvas {args.command or ''}: {exc}".replace(" :", ":"), file=sys.stderr)
+        where = f"netcanvas {args.command}" if args.command else "netcanvas"
+        print(f"{where}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -128,9 +129,24 @@ def _gui(args: argparse.Namespace) -> int:
     elif missing:
         print(f"netcanvas: {missing}\n{HEADLESS_HELP}", file=sys.stderr)
         return EXIT_FAILED
+    _preload_before_qt()
     from gui.app import main as gui_main
 
     return gui_main(getattr(args, "file", None), args.screenshot)
+
+
+def _preload_before_qt() -> None:
+    """Import what the window needs first that is not Qt, before PySide6 loads.
+
+    Once PySide6 is imported, its `__feature__` hook reads the source of every
+    module imported after it; loading numpy and the engine's document, data and
+    shape modules first saves the window's first paint about 0.2 s of CPU.
+    """
+    import numpy  # noqa: F401
+
+    import engine.data  # noqa: F401
+    import engine.readwrite  # noqa: F401
+    import engine.shapes  # noqa: F401
 
 
 HEADLESS_HELP = """Without a screen, NetCanvas still works from the command line:

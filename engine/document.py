@@ -12,13 +12,22 @@ import copy
 import heapq
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from engine.blocks import get_block
 from engine.errors import EditError
 from engine.observer import Event
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+def _nx():
+    """networkx, imported on first use: loading and checking a document never need it
+    (ordering is Kahn's algorithm below), and it costs `netcanvas check` a few hundred ms."""
+    import networkx
+
+    return networkx
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -102,7 +111,7 @@ class Network:
     def graph(self) -> nx.MultiDiGraph:
         """The wiring as a networkx graph (cached until the next structural edit)."""
         if self._graph is None:
-            graph = nx.MultiDiGraph()
+            graph = _nx().MultiDiGraph()
             graph.add_nodes_from(self.nodes)
             for e in self.edges:
                 graph.add_edge(e.src, e.dst, key=(e.src_port, e.dst_port))
@@ -118,7 +127,7 @@ class Network:
         if self._order is None:
             order, left = self.ordered()
             if left:
-                raise nx.NetworkXUnfeasible(
+                raise _nx().NetworkXUnfeasible(
                     f"network '{self.name}' has a cycle through {', '.join(sorted(left))}")
             self._order = order
         return list(self._order)
@@ -154,7 +163,7 @@ class Network:
         if not left:
             return set()
         sub = self.graph().subgraph(left)
-        on_cycle = {n for c in nx.strongly_connected_components(sub) if len(c) > 1 for n in c}
+        on_cycle = {n for c in _nx().strongly_connected_components(sub) if len(c) > 1 for n in c}
         return on_cycle | {n for n in left if sub.has_edge(n, n)}
 
     def cycle_through(self, node_id: str) -> list[str]:
@@ -163,6 +172,7 @@ class Network:
         if graph.has_edge(node_id, node_id):
             return [node_id]
         best: list[str] = []
+        nx = _nx()
         for successor in set(graph.successors(node_id)):
             try:
                 path = nx.shortest_path(graph, successor, node_id)
@@ -189,7 +199,20 @@ class Network:
 
     def downstream(self, node_id: str) -> set[str]:
         """The node and everything reachable from it: what an edit can affect."""
-        return {node_id} | nx.descendants(self.graph(), node_id)
+        return {node_id} | _nx().descendants(self.graph(), node_id)
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        """Whether a wiring path leads from `start` to `goal` (a walk over the edge index,
+        so wiring while a file loads needs no networkx graph)."""
+        stack, seen = [start], {start}
+        while stack:
+            for e in self._outgoing.get(stack.pop(), ()):
+                if e.dst == goal:
+                    return True
+                if e.dst not in seen:
+                    seen.add(e.dst)
+                    stack.append(e.dst)
+        return False
 
     def incoming(self, node_id: str) -> dict[str, Edge]:
         """The edge into each wired input port of a node."""
@@ -264,7 +287,7 @@ class Network:
             return f"'{self.nodes[src].block}' has no output port '{src_port}'"
         if not self.nodes[dst].spec.accepts_input(dst_port):
             return f"'{self.nodes[dst].block}' has no input port '{dst_port}'"
-        if dst in nx.ancestors(self.graph(), src):
+        if self._reaches(dst, src):
             return f"wiring {source} -> {target} would close a cycle"
         return None
 

@@ -1,7 +1,7 @@
 """The presets: one ready-to-train document per architecture, with its own target.
 
 The JSON files live in the checkout's top-level `presets/` folder (tests and
-docs name them there); `pyproject.toml`/`setup.py` map that folder into the
+docs name them there); `setup.py` maps that folder into the
 wheel as `engine/preset_files/`, so an installed NetCanvas finds them beside
 its own code. `presets_dir()` looks for the installed copy first and falls back
 to the checkout. Nothing here imports torch: `netcanvas presets` stays quick.
@@ -60,6 +60,14 @@ def preset_path(name: str) -> Path:
         known = ", ".join(p.stem for p in preset_paths()) or f"none found in {PRESETS_DIR}"
         raise NetCanvasError(f"no preset '{name}' (known: {known})")
     return path
+
+
+def is_preset_path(path: str | os.PathLike) -> bool:
+    """Whether `path` is one of the presets' own files (to open as a template, never overwrite)."""
+    try:
+        return Path(path).resolve().parent == PRESETS_DIR.resolve()
+    except OSError:
+        return False
 
 
 def load_preset(name: str) -> Document:

@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from engine.blocks.base import BlockSpec, Shape, fmt_shape
 from engine.document import Document, Edge, Network
 from engine.errors import NetCanvasError, ShapeError
+from engine.param_counts import parameter_count
 
 DatasetShapes = Mapping[str, Shape]
 
@@ -130,12 +129,7 @@ def _infer_uncached(spec: BlockSpec, params: dict[str, Any], inputs: dict[str, S
     try:
         outputs = spec.infer(params, inputs)
         warnings = tuple(spec.warnings(params, inputs)) if spec.warnings else ()
-        count = 0
-        if spec.count is not None:
-            count = spec.count(params, inputs)
-        elif spec.build is not None:
-            with torch.device("meta"):  # sizes only: no memory, no initialisation cost
-                count = sum(p.numel() for p in spec.build(params, inputs).parameters())
+        count = parameter_count(spec, params, inputs)  # torch-free where a formula exists
         macs = spec.macs(params, inputs, outputs) if spec.macs else 0
         return BlockResult(outputs, None, warnings, count, macs)
     except ShapeError as exc:

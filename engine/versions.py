@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import platform
-from importlib import metadata
 
 
 def _installed(*names: str) -> str:
     """The first of `names` that pip installed, as `version`, or 'not installed'."""
+    from importlib import metadata  # only for -v: plain --version stays a few milliseconds
+
     for name in names:
         try:
             return metadata.version(name)

@@ -1,19 +1,114 @@
-"""QApplication start-up: `netcanvas`, `netcanvas open FILE` and `--screenshot PNG` land here."""
+"""QApplication start-up: `netcanvas`, `netcanvas open FILE` and `--screenshot PNG` land here.
+
+The window paints first, with the default preset drawn and checked (shapes and
+parameter counts need no torch); PyTorch, the trainers and `torch._dynamo` then
+load on a background thread, and Run says "loading PyTorch…" and waits for them
+instead of blocking the GUI. `--screenshot` never loads torch at all.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
-from engine.presets import DEFAULT_PRESET, PRESETS_DIR
+from engine.presets import DEFAULT_PRESET, PRESETS_DIR, is_preset_path
 from gui import settings
 
 DEFAULT_PRESET_PATH = PRESETS_DIR / f"{DEFAULT_PRESET}.json"
 SCREENSHOT_SIZE = (1920, 1080)
+# What a run needs, in the order it needs it; torch._dynamo is what the first optimizer
+# step would otherwise import on the training thread (seconds, holding the GIL).
+BACKGROUND_MODULES = ("torch", "engine.compiler", "engine.bundle", "engine.training.base",
+                      "engine.training.setup", "torch._dynamo")
+# `NETCANVAS_STARTUP_TRACE=1` prints `first-paint` and `engine-ready` lines on stderr
+# (benchmarks/startup_benchmark.py reads them); `=exit` also quits once PyTorch is loaded.
+TRACE_ENV = "NETCANVAS_STARTUP_TRACE"
+
+
+class EngineLoader(QObject):
+    """Imports torch and the trainers on a Python thread; `loaded` arrives on the GUI thread."""
+
+    loaded = Signal(bool, str)  # ok, the reason when not
+
+    def __init__(self, modules: tuple[str, ...] = BACKGROUND_MODULES, parent: QObject | None = None):
+        super().__init__(parent)
+        self.modules = modules
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._load, name="netcanvas-load-torch", daemon=True)
+        self.thread.start()
+
+    def _load(self) -> None:
+        try:
+            for name in self.modules:
+                importlib.import_module(name)
+            from engine.training import TRAINERS  # every trainer module
+
+            ok, reason = bool(TRAINERS), ""
+        except Exception as exc:  # noqa: BLE001 - told to the person, not raised in a thread
+            ok, reason = False, f"{type(exc).__name__}: {exc}"
+        self.loaded.emit(ok, reason)  # queued: the slot runs on the GUI thread
+
+
+def engine_ready_hook(window):
+    """The window's slot for "torch is (not yet) loaded": its own, else RunControl's."""
+    return getattr(window, "set_engine_ready", None) or window.run_control.set_engine_ready
+
+
+def load_engine_after_first_paint(app: QApplication, window) -> EngineLoader:
+    """Run says "loading PyTorch…" now; the loader starts once the window has painted."""
+    ready = engine_ready_hook(window)
+    ready(False)
+    loader = EngineLoader(parent=window)
+    trace = os.environ.get(TRACE_ENV)
+
+    def done(ok: bool, reason: str) -> None:
+        ready(True)
+        if not ok:
+            window.dialogs.error("PyTorch could not be loaded", reason)
+        if trace:
+            _trace(f"engine-ready ok={ok}")
+            if trace == "exit":
+                QTimer.singleShot(0, window.close)
+
+    def painted() -> None:
+        if trace:
+            _trace(f"first-paint torch_loaded={'torch' in sys.modules}")
+        loader.start()
+
+    loader.loaded.connect(done, Qt.ConnectionType.QueuedConnection)
+    QTimer.singleShot(0, painted)  # after the show and the first paint have been processed
+    return loader
+
+
+def _trace(what: str) -> None:
+    rss = _rss_mib()
+    cpu = time.process_time()  # this process's CPU seconds: robust to a busy machine
+    print(f"netcanvas-trace {what} rss_mib={rss:.0f} cpu_s={cpu:.2f}", file=sys.stderr,
+          flush=True)
+
+
+def _rss_mib() -> float:
+    """Resident memory now (Linux /proc; elsewhere the peak from resource, or 0)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, AttributeError):
+        try:
+            import resource
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return peak / (2**20 if sys.platform == "darwin" else 2**10)
+        except ImportError:
+            return 0.0
 
 
 def make_app() -> QApplication:
@@ -43,7 +138,7 @@ def open_window(path: str | None, recover: bool = True, dialogs=None, persist: b
     window = MainWindow(dialogs, persist)
     if recover and window.offer_recovery():
         return window, True
-    if path and window.open_path(path):
+    if path and (window.open_preset(path) if is_preset_path(path) else window.open_path(path)):
         return window, True
     if DEFAULT_PRESET_PATH.exists():
         window.open_preset(str(DEFAULT_PRESET_PATH))
@@ -106,4 +201,5 @@ def main(path: str | None = None, screenshot: str | None = None,
         return 0 if ok else 1
     window, _ = open_window(path, recover)
     window.show()
+    load_engine_after_first_paint(app, window)
     return app.exec()

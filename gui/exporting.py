@@ -19,14 +19,19 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
-from engine.bundle import save_bundle
 from engine.errors import NetCanvasError
-from engine.importer import import_target
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
 EXPORT_TIMEOUT_S = 600
+
+
+def _import_target(target: str, shape: str | None):
+    """The engine's importer, loaded on use (it imports torch): not at start-up."""
+    from engine.importer import import_target
+
+    return import_target(target, shape)
 
 # format -> (menu text, dialog filter, default suffix, writes a folder)
 EXPORT_FORMATS = {
@@ -113,7 +118,7 @@ class ExportCommands(QObject):
             return False
         target, shape = spec
         self.window.statusBar().showMessage(f"Importing {target}…")
-        self.window.tasks.start(lambda: import_target(target, shape or None), self._imported,
+        self.window.tasks.start(lambda: _import_target(target, shape or None), self._imported,
                                 lambda message: self._background_failed("Import failed", message))
         return True
 
@@ -135,6 +140,8 @@ def _export(doc, fmt: str, path: str) -> list[str]:
     process: torch.export is not safe off the main thread (it deadlocked there),
     and a child keeps its heavy Python work from competing with the GUI for the GIL.
     """
+    from engine.bundle import save_bundle  # torch: loaded on use, not at start-up
+
     if fmt == "bundle":
         save_bundle(doc, None, path, metrics=doc.metrics, train_state=doc.train_state)
         return [f"saved bundle {path}"]

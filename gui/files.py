@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from engine import load_document, save_bundle
+from engine import load_document
 from engine.document import Document
 from engine.errors import NetCanvasError
 from engine.presets import PRESETS_DIR, preset_paths
@@ -194,7 +194,9 @@ class FileCommands(QObject):
         doc = w.session.document
         bundle = path.lower().endswith(".ncz")
         try:
-            if bundle:
+            if path.lower().endswith(".ncz"):
+                from engine.bundle import save_bundle  # torch: loaded on use, not at start-up
+
                 save_bundle(doc, None, path)
             else:
                 save_document_file(doc, path)

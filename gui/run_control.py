@@ -18,8 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar
 
 from engine.document import Document
-from engine.training import Epoch, Failed, Finished, RunOptions, Started
-from engine.training.setup import available_devices
+from engine.training import Epoch, Failed, Finished, Started
 from gui.plots.panel import TrainingPanel
 from gui.training.controller import PAUSED, RUNNING, STOPPING, TrainingController
 
@@ -33,12 +32,13 @@ class RunControl(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.engine_ready = True
+        self.engine_ready = True  # gui.app sets False until torch has loaded (set_engine_ready)
         self.controller = TrainingController(self)
         self.panel = TrainingPanel()
         self.panel.setObjectName("trainingPanel")
         self.panel.connect_controller(self.controller)
         window.docks["plotsDock"].setWidget(self.panel)
+        self._queued_run: bool | None = None  # Run pressed while PyTorch loads: its `resume`
         self._build_actions()
         self._build_toolbar()
         self.controller.state_changed.connect(self.update_actions)
@@ -82,7 +82,7 @@ class RunControl(QObject):
         bar.addWidget(QLabel(" Device: "))
         self.device_box = QComboBox()
         self.device_box.setObjectName("devicePicker")
-        self.device_box.addItems(available_devices())
+        self.device_box.addItems(["auto", "cpu"])  # the rest once torch has loaded
         self.device_box.setToolTip("Where to train (the document's training.device): "
                                    "auto picks CUDA, then MPS, then the CPU")
         self.device_box.activated.connect(self._device_chosen)
@@ -90,11 +90,33 @@ class RunControl(QObject):
         w.addToolBar(bar)
         self.toolbar = bar
 
+    # ---- PyTorch loading in the background (gui.app) ---------------------------------
+
+    LOADING_TEXT = "loading PyTorch…"
+
     @Slot(bool)
     def set_engine_ready(self, ready: bool) -> None:
-        """Run stays disabled until the training engine (PyTorch) has loaded."""
+        """Until torch and the trainers have loaded, Run says so and waits; then it runs.
+
+        gui.app imports them on a background thread after the first paint and
+        calls this with False before and True after, on the GUI thread.
+        """
         self.engine_ready = ready
+        self.run_action.setText("&Run Training" if ready else f"&Run Training ({self.LOADING_TEXT})")
+        if not ready:
+            self.window.statusBar().showMessage(f"Ready to edit; {self.LOADING_TEXT}")
+            return
+        from engine.training.setup import available_devices
+
+        self.device_box.clear()
+        self.device_box.addItems(available_devices())
+        if self.window.session is not None:
+            self._show_device()
+        self.window.statusBar().showMessage("PyTorch loaded", 3000)
         self.update_actions(self.controller.state)
+        if self._queued_run is not None:
+            resume, self._queued_run = self._queued_run, None
+            self.run(resume=resume)
 
     # ---- running -------------------------------------------------------------------
 
@@ -104,6 +126,12 @@ class RunControl(QObject):
         session = self.window.session
         if session is None or self.controller.is_running():
             return False
+        if not self.engine_ready:  # run as soon as torch has loaded, without blocking now
+            self._queued_run = resume
+            self.window.statusBar().showMessage(f"Run starts when PyTorch has loaded ({self.LOADING_TEXT})")
+            return False
+        from engine.training import RunOptions
+
         doc = session.document
         resume = resume and doc.can_resume()
         options = RunOptions(resume=resume)  # the device is the document's training.device
@@ -130,7 +158,7 @@ class RunControl(QObject):
     def update_actions(self, state: str) -> None:
         running = state in (RUNNING, PAUSED, STOPPING)
         session = self.window.session
-        ready = self.engine_ready and session is not None
+        ready = session is not None  # while PyTorch loads, Run is queued (set_engine_ready)
         self.run_action.setEnabled(ready and not running)
         self.pause_action.setEnabled(state in (RUNNING, PAUSED))
         self.pause_action.setText("&Resume" if state == PAUSED else "&Pause")

@@ -88,3 +88,24 @@ def test_presets_command_lists_every_preset(capsys):
     assert cli_main(["presets"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in NAMES)
+
+
+def test_installed_preset_files_are_found_before_the_checkout(tmp_path, monkeypatch):
+    """A wheel puts presets/*.json in engine/preset_files/ (setup.py maps the folder there)."""
+    import importlib
+    import sys
+
+    import engine
+    from engine import presets
+
+    installed = tmp_path / "site" / "preset_files"
+    installed.mkdir(parents=True)
+    (installed / "only_here.json").write_text("{}")
+    monkeypatch.setattr(engine, "__path__", [*engine.__path__, str(tmp_path / "site")])
+    monkeypatch.delitem(sys.modules, "engine.preset_files", raising=False)
+    importlib.invalidate_caches()
+    assert presets.presets_dir() == installed
+    monkeypatch.undo()
+    sys.modules.pop("engine.preset_files", None)
+    assert presets.presets_dir() == presets.CHECKOUT_DIR
+

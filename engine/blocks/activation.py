@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from engine.blocks import modules
 from engine.blocks.base import IN, OUT, BlockSpec, Param, Params, Shape, Shapes, fmt_shape, same
+from engine.blocks.lazy import modules, nn
 from engine.errors import ShapeError
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from engine.blocks import modules
 from engine.blocks.base import (
     IN,
     OUT,
@@ -18,6 +15,7 @@ from engine.blocks.base import (
     need_rank,
     need_spatial,
 )
+from engine.blocks.lazy import modules, nn
 from engine.errors import ShapeError
 
 QKV = (

@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ShapeError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Shape = tuple[int | None, ...]
 Params = Mapping[str, Any]
@@ -82,7 +83,7 @@ class Port:
 
 
 InferFn = Callable[[Params, Shapes], dict[str, Shape]]
-BuildFn = Callable[[Params, Shapes], nn.Module]
+BuildFn = Callable[[Params, Shapes], "nn.Module"]
 MacsFn = Callable[[Params, Shapes, Shapes], int]
 CountFn = Callable[[Params, Shapes], int]
 WarnFn = Callable[[Params, Shapes], list[str]]

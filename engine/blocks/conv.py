@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
 from engine.blocks.base import (
     IN,
     OUT,
@@ -20,6 +18,7 @@ from engine.blocks.base import (
     need_spatial,
     numel,
 )
+from engine.blocks.lazy import nn
 from engine.errors import ShapeError
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
-from engine.blocks import modules
 from engine.blocks.base import (
     IN,
     OUT,
@@ -21,6 +18,7 @@ from engine.blocks.base import (
     numel,
     same,
 )
+from engine.blocks.lazy import modules, nn
 from engine.errors import ShapeError
 
 

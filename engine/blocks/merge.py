@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.blocks import modules
 from engine.blocks.base import OUT, BlockSpec, Param, Params, Port, Shape, Shapes, fmt_shape
+from engine.blocks.lazy import modules
 from engine.errors import ShapeError
 
 MERGE_INPUTS = (Port("a"), Port("b"))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from engine.blocks import modules
 from engine.blocks.base import IN, OUT, BlockSpec, Param, Params, Port, Shape, Shapes, need_rank
+from engine.blocks.lazy import modules, nn
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 

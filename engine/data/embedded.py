@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from engine.data.base import ArrayDataset, DatasetEntry, class_facts, register
 from engine.data.splits import split_indices, standardize
@@ -36,6 +35,8 @@ def _digits(spec: dict[str, Any], seed: int) -> ArrayDataset:
     images = (bunch.images / 16.0).astype(np.float32)[:, None]  # (S, 1, 8, 8) in [0, 1]
     size = spec.get("image_size", 8)
     if size != 8:
+        import torch  # here, not at the top: checking a document's shapes needs no torch
+
         resized = torch.nn.functional.interpolate(
             torch.from_numpy(images), size=(size, size), mode="bilinear", align_corners=False
         )

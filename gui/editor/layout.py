@@ -9,15 +9,19 @@ architectures people draw, and stacked using each card's real height.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from engine.document import Network
 from gui.editor.geometry import COLUMN, GRID, ROW_GAP
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 def depths(net: Network) -> dict[str, int]:
     """Longest-path depth of each node; edges that close a cycle are ignored."""
+    import networkx as nx  # on use: opening the window never lays out (~0.2 s saved)
+
     graph = nx.DiGraph(net.graph())
     while not nx.is_directed_acyclic_graph(graph):
         cycle = nx.find_cycle(graph)

@@ -36,8 +36,8 @@ import os
 import threading
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
-import torch
 from PySide6.QtCore import QDeadlineTimer, QObject, Qt, QThread, QTimer, Signal, Slot
 
 import engine
@@ -50,14 +50,14 @@ from engine.training import (
     Epoch,
     Failed,
     Finished,
-    RunOptions,
     Samples,
     Started,
     Step,
-    Trainer,
-    make_trainer,
 )
 from gui.gc_guard import guard_garbage_collection
+
+if TYPE_CHECKING:  # torch and the trainers load in the background after the first paint
+    from engine.training import RunOptions, Trainer
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 COLLECT_DELAY_MS = 10  # after a wake-up, let events gather this long: ≤ 100 wake-ups a second
@@ -127,6 +127,8 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        import torch
+
         torch.set_num_threads(min(self.threads, torch.get_num_threads()))  # this thread only
         try:
             for event in self.trainer.run():
@@ -199,6 +201,8 @@ class TrainingController(QObject):
         errors = document_errors(doc)
         if errors:
             return errors
+        from engine.training import RunOptions, make_trainer
+
         options = copy.copy(options) if options is not None else RunOptions()
         if not list(options.watch):
             options.watch = list(self._watch)
