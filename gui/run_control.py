@@ -112,6 +112,7 @@ class RunControl(QObject):
         self.device_box.addItems(available_devices())
         if self.window.session is not None:
             self._show_device()
+        self.window.training_editor.engine_loaded()
         self.window.statusBar().showMessage("PyTorch loaded", 3000)
         self.update_actions(self.controller.state)
         if self._queued_run is not None:

@@ -115,12 +115,12 @@ def test_settings_of_another_optimizer_are_not_range_checked():
 
 def test_unknown_keys_are_kept_and_warned_about_with_a_suggestion(tmp_path, capsys):
     doc = _load(epoch=5, optimizer={"name": "adam", "learning_rate": 1, "lr": 0.1},
-                dataset={"name": "digits", "imagesize": 28}, note="mine")
+                dataset={"name": "iris", "feature": 4}, note="mine")
     report = engine.check(doc)
     assert report.ok
     assert report.warnings == [
-        "training.dataset.imagesize: the digits dataset has no option 'imagesize', kept but "
-        "not read (did you mean image_size?)",
+        "training.dataset.feature: the iris dataset has no option 'feature', kept but "
+        "not read (did you mean features?)",
         "training.epoch: unknown setting, kept but not read (did you mean epochs?)",
         "training.optimizer.learning_rate: unknown setting, kept but not read",
         "training.note: unknown setting, kept but not read",

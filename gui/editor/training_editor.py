@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -44,7 +45,10 @@ def dataset_entries() -> dict[str, Any]:
 
 
 def available_devices() -> list[str]:
-    from engine.training.setup import available_devices as devices  # torch is loaded by now
+    """The devices torch finds; before PyTorch has loaded (start-up), just auto and cpu."""
+    if "torch" not in sys.modules:  # the window paints first; RunControl refreshes us later
+        return ["auto", "cpu"]
+    from engine.training.setup import available_devices as devices
 
     return devices()
 
@@ -93,6 +97,7 @@ class TrainingEditor(QScrollArea):
         self._info_timer = QTimer(self, singleShot=True, interval=250)  # typing n_samples
         self._info_timer.timeout.connect(self._describe_dataset)
         self._info_asked = 0  # which description is current; older answers are dropped
+        self._describe_later = False  # asked before PyTorch had loaded (see engine_loaded)
         for setting in schema.TOP_SETTINGS.values():
             if setting.key not in OWN_ROWS:
                 self._add_field(setting)
@@ -140,6 +145,26 @@ class TrainingEditor(QScrollArea):
     def _show_devices(self) -> None:
         box = self.fields["device"].widget
         box.addItems(available_devices())
+
+    def engine_loaded(self) -> None:
+        """PyTorch has loaded (gui.app's background loader): every device, the dataset's facts."""
+        self.refresh_devices()
+        if self._describe_later:
+            self._describe_dataset()
+
+    def refresh_devices(self) -> None:
+        """Offer every device, keeping the value shown."""
+        box = self.fields["device"].widget
+        current = box.currentText()
+        box.blockSignals(True)
+        try:
+            box.clear()
+            self._show_devices()
+            if box.findText(current) < 0:
+                box.addItem(current)
+            box.setCurrentText(current)
+        finally:
+            box.blockSignals(False)
 
     # Names the GUI tests and other panels use for the common fields.
     @property
@@ -308,6 +333,10 @@ class TrainingEditor(QScrollArea):
         self._info_timer.start()
 
     def _describe_dataset(self) -> None:
+        if "torch" not in sys.modules:  # start-up: loading data would load torch too early;
+            self._describe_later = True  # engine_loaded() describes once PyTorch is there
+            return
+        self._describe_later = False
         asked = self._info_asked
         training = copy.deepcopy(self.training)
 

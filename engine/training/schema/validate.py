@@ -131,9 +131,11 @@ def _device(value: str, path: str) -> Iterator[Finding]:
         yield Finding("value", path, f"expected {TOP_SETTINGS['device'].expected()}, "
                                      f"got {describe(value)}")
         return
-    import torch  # already loaded by the checker's blocks
-
     kind, _, index = value.lower().partition(":")
+    if kind in ("auto", "cpu"):  # always there: no need to load torch to say so
+        return
+    import torch  # only for a GPU name: `check` of an ordinary document stays torch-free
+
     count = torch.cuda.device_count() if kind == "cuda" and torch.cuda.is_available() else 0
     missing = (kind == "cuda" and count <= int(index or 0)
                or kind == "mps" and not torch.backends.mps.is_available())
