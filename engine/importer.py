@@ -361,8 +361,8 @@ def load_target(target: str) -> Callable[..., Any]:
     if not (is_class or is_factory):
         known = sorted(k for k, v in vars(module).items() if getattr(v, "__module__", None) == spec.name
                        and (inspect.isfunction(v) or isinstance(v, type) and issubclass(v, nn.Module)))
-        raise NetCanvasError(f"{file} has no nn.Module class '{name}' (it has: {', '.join(known) or 'none'}; "
-                             "a function that returns a module works too)")
+        raise NetCanvasError(f"{file} has no nn.Module class '{name}' (it has: {', '.join(known) or 'none'}); "
+                             "a function that returns a module works too")
     return obj
 
 

@@ -86,10 +86,14 @@ def predict(out):
 
 
 @torch.no_grad()
-def evaluate(model, loss_fn, x, y, idx):
+def outputs(model, x, y, idx):
+    """The network's outputs on `idx` (in order, no shuffling) and their targets."""
     model.eval()
-    out = torch.cat([first_output(model(x[b])) for b in batches(idx, max(BATCH_SIZE, 256))])
-    target = y[idx]
+    return torch.cat([first_output(model(x[b])) for b in batches(idx, max(BATCH_SIZE, 256))]), y[idx]
+
+
+def evaluate(model, loss_fn, x, y, idx):
+    out, target = outputs(model, x, y, idx)
     metrics = {"loss": float(compute_loss(loss_fn, out, target))}
     predicted = predict(out)
     if predicted is not None:
@@ -98,6 +102,22 @@ def evaluate(model, loss_fn, x, y, idx):
         error = out.float() - target.reshape(out.shape).float()
         metrics.update(mse=float((error**2).mean()), mae=float(error.abs().mean()))
     return metrics
+
+
+def extra_metrics(model, x, y, test, metrics):
+    """Whole sequences right (sequence tasks); the gain over "next = last" (forecasts)."""
+    extra = {}
+    out, target = outputs(model, x, y, test)
+    predicted = predict(out)
+    if TASK == "sequence" and predicted is not None and predicted.dim() > 1:
+        matches = predicted == target.reshape(predicted.shape).long()
+        extra["test_sequence_accuracy"] = float(matches.all(dim=-1).float().mean())
+    x_test = x[test]
+    if TASK == "regression" and x_test.dim() == 3 and y.dim() == 2:
+        naive = x_test[:, -1, : y.shape[-1]]
+        extra["test_naive_mse"] = float(((naive - target.reshape(naive.shape)) ** 2).mean())
+        extra["test_naive_ratio"] = extra["test_naive_mse"] / max(metrics["test_mse"], 1e-12)
+    return extra
 
 
 $loader
@@ -154,6 +174,7 @@ def main():
         print(f"epoch {epoch + 1}/{EPOCHS}  loss {total / max(count, 1):.4f}  {shown}", flush=True)
     metrics = {f"test_{k}": v for k, v in evaluate(model, loss_fn, x, y, splits["test"]).items()}
     metrics.update({f"val_{k}": v for k, v in evaluate(model, loss_fn, x, y, splits["val"]).items()})
+    metrics.update(extra_metrics(model, x, y, splits["test"], metrics))
     torch.save(model.state_dict(), HERE / "trained_state_dict.pt")
     print(json.dumps(metrics))
 

@@ -77,7 +77,7 @@ def test_bad_arguments_get_a_clear_message(source: Path, args: str | None, messa
 def test_a_function_that_returns_no_module_or_a_missing_name_is_refused(source: Path) -> None:
     with pytest.raises(NetCanvasError, match="returned int, not an nn.Module"):
         import_target(f"{source}:not_a_module")
-    with pytest.raises(NetCanvasError, match="no nn.Module class 'Missing' \\(it has: Net, make_net, not_a_module"):
+    with pytest.raises(NetCanvasError, match="no nn.Module class 'Missing' \\(it has: Net, make_net, not_a_module\\)"):
         import_target(f"{source}:Missing")
 
 
