@@ -145,7 +145,7 @@ def _lookup(doc: Document) -> Callable[[], Any]:
 # ---- quick fixes ----------------------------------------------------------------
 
 
-def _producer(network: Network, report: NetworkReport, node_id: str) -> str | None:
+def _producer(network: Network, node_id: str) -> str | None:
     """The block upstream of `node_id`'s input that set the last axis (skipping activations)."""
     edge = network.incoming(node_id).get("in")
     while edge is not None:
@@ -171,7 +171,7 @@ def _candidates(network: Network, report: NetworkReport, output: str, got: Shape
                 need: Need) -> list[Fix]:
     """Repairs worth trying, most targeted first; `_works` keeps those that really work."""
     name, width = network.name, need.shape[-1] if need.exact else _per_sample(need.shape)
-    producer = _producer(network, report, output)
+    producer = _producer(network, output)
     fixes: list[Fix] = []
     widthed = producer and network.nodes[producer].block in ("Linear", "GraphConv")
     if widthed:
@@ -193,7 +193,7 @@ def _candidates(network: Network, report: NetworkReport, output: str, got: Shape
                           insert_before(name, output, "Linear", {"out_features": width}))))
     if need.shape[:1] == (None,) and _per_sample(got) == _per_sample(need.shape) \
             and len(need.shape) > 1:
-        target = [d for d in need.shape[1:]]
+        target = list(need.shape[1:])
         fixes.append(Fix(f"Insert Reshape to {fmt_shape(need.shape)} before {output}",
                          (insert_before(name, output, "Reshape", {"shape": target}),)))
     if len(got) == len(need.shape) == 2 and not widthed:

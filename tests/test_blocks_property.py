@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine.blocks import CATALOGUE
@@ -182,3 +182,64 @@ def test_strategies_reach_every_block_accepted():
         case = find(block_case(spec), lambda c, s=spec: infer_block(s, *c).error is None,
                     settings=settings(max_examples=400, database=None, deadline=None))
         assert infer_block(spec, *case).error is None
+
+
+# ---- whole networks: random chains, checked and then compiled and run -------------------
+
+CHAINABLE = sorted(name for name in BLOCKS
+                   if [p.name for p in CATALOGUE[name].inputs] == ["in"]
+                   and not CATALOGUE[name].variadic)
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> Any:
+    from engine import Document
+
+    doc = Document()
+    net = doc.add_network("main")
+    shape = draw(shapes().filter(lambda s: s[0] is None and None not in s[1:]))
+    net.add_node("Input", {"shape": list(shape[1:])}, node_id="x")
+    previous = "x.out"
+    for block in draw(st.lists(st.sampled_from(CHAINABLE), min_size=1, max_size=4)):
+        spec = CATALOGUE[block]
+        params = {p.name: draw(_param(p)) for p in spec.params}
+        node = net.add_node(block, params)
+        net.connect(previous, f"{node.id}.in")
+        previous = f"{node.id}.out"
+    net.connect(previous, f"{net.add_node('Output', node_id='y').id}.in")
+    return doc
+
+
+@settings(max_examples=400, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(doc=chains())
+def test_a_network_that_checks_runs_with_the_shapes_it_showed(doc: Any) -> None:
+    """check() says OK -> the compiled network runs at batch 1-3, train and eval, and its
+    output has the shape drawn on the Output's wire."""
+    from engine import check, compile_network
+
+    report = check(doc)
+    if not report.ok:
+        return
+    net = doc.network("main")
+    shape = report.networks["main"].nodes["y"].inputs["in"]
+    input_shape = report.networks["main"].nodes["x"].outputs["out"]
+    has_batchnorm = any(n.block.startswith("BatchNorm") for n in net.nodes.values())
+    first = net.nodes[net.outgoing("x")[0].dst].block
+    uses_tokens = first == "Embedding"
+    if sum(n.block == "Embedding" for n in net.nodes.values()) > uses_tokens:
+        return  # an Embedding fed floats from another block: tokens come only from data
+    event(f"compiled a chain of {len(net.nodes) - 2}")
+    model = compile_network(doc)
+    for batch in (1, 2, 3):
+        for train in (True, False):
+            if train and batch == 1 and has_batchnorm:
+                continue  # one value per channel: the trainer never feeds such a batch
+            size = concrete(input_shape, batch)
+            x = torch.zeros(size, dtype=torch.int64) if uses_tokens else torch.randn(size)
+            model.train(train)
+            with torch.no_grad():
+                out = model(x)
+            assert tuple(out.shape) == concrete(shape, batch), (
+                f"{[n.block for n in net.nodes.values()]} at batch {batch}: check said "
+                f"{shape}, torch gave {tuple(out.shape)}")

@@ -210,3 +210,13 @@ def test_incremental_checkers_are_not_changed_by_the_task_pass():
     check_task(doc, reports)
     assert reports["main"].ok
     checker.close()
+
+
+def test_a_data_file_that_cannot_be_read_is_a_check_problem_naming_the_line(tmp_path):
+    rows = ["a,b,label", "1,2,x", "3,oops,y"] + [f"{i},{i},x" for i in range(10)]
+    (tmp_path / "bad.csv").write_text("\n".join(rows) + "\n")
+    doc = chain([("Linear", {"out_features": 2})],
+                {"dataset": {"name": "csv", "path": str(tmp_path / "bad.csv")}})
+    report = check(doc)
+    assert not report.ok
+    assert any("bad.csv, line 3: column 'b' holds 'oops'" in p for p in report.problems)
