@@ -65,15 +65,14 @@ def main() -> None:
     every = max(args.steps // args.rows, 1)
     rows: list[tuple[int, float, float]] = []
     began = time.perf_counter()
+    print(f"{'step':>10}{'seconds':>10}{'RSS MiB':>10}", flush=True)
     for event in make_trainer(doc).run():
         if isinstance(event, Step) and event.step % every == 0:
             gc.collect()
             rows.append((event.step, time.perf_counter() - began, rss_mib()))
+            print(f"{rows[-1][0]:>10,}{rows[-1][1]:>10.1f}{rows[-1][2]:>10.1f}", flush=True)
         elif isinstance(event, Failed):
             raise SystemExit(event.message)
-    print(f"{'step':>10}{'seconds':>10}{'RSS MiB':>10}")
-    for step, seconds, rss in rows:
-        print(f"{step:>10,}{seconds:>10.1f}{rss:>10.1f}")
     warm = [r for r in rows if r[0] >= args.steps // 10]
     if len(warm) >= 2:
         growth = (warm[-1][2] - warm[0][2]) / max(warm[-1][0] - warm[0][0], 1) * 10_000

@@ -32,6 +32,7 @@ from torch import nn
 from engine.compiler import compile_network
 from engine.document import Document
 from engine.errors import NetCanvasError
+from engine.training.capture import ActivationCapture
 from engine.training.events import (
     Activations,
     Checkpoint,
@@ -98,12 +99,7 @@ class Trainer:
         self._run_flag = threading.Event()
         self._run_flag.set()
         self._stop_flag = threading.Event()
-        self._watch: set[str] = set(self.options.watch)
-        self._captured: dict[str, np.ndarray] = {}
-        self._capture_due = 0.0
-        self._hooks: list[Any] = []
-        self._hooked: set[str] = set()  # the watch set the hooks were made for
-        self._hooked_ids: set[str] = set()  # the watched ids that exist in a model
+        self.capture = ActivationCapture(self.options.watch, self.options.activation_interval)
         self._good_state: dict[str, dict[str, torch.Tensor]] = {}
         self._progress_start = 0
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -130,7 +126,7 @@ class Trainer:
         Only records the wish: the training thread moves its hooks between steps, so
         an unwatched model runs with no hook at all.
         """
-        self._watch = set(node_ids)
+        self.capture.want(node_ids)
 
     def checkpoint_controls(self) -> None:
         """Called between steps: waits while paused, raises StopRequested on stop."""
@@ -139,8 +135,7 @@ class Trainer:
                 pass
         if self._stop_flag.is_set():
             raise StopRequested
-        if self._watch != self._hooked:
-            self._install_hooks()
+        self.capture.refresh(self.models)
 
     # ---- the run --------------------------------------------------------------
 
@@ -158,7 +153,7 @@ class Trainer:
                 self.generator = seed_everything(self.seed)
                 self.setup()
                 self._restore_resume_state()
-                self._install_hooks()
+                self.capture.install(self.models)
                 yield self.started()
                 try:
                     yield from self.loop()
@@ -166,7 +161,7 @@ class Trainer:
                     self.stopped = True  # a stopped run still reports how good its weights are
                 self.metrics = self.final_metrics()
             finally:
-                self._remove_hooks()
+                self.capture.remove()
                 self.teardown()
         except TrainingStopped as exc:
             self._restore_good_state(always=isinstance(exc, Diverged))
@@ -221,7 +216,7 @@ class Trainer:
             rate = samples / max(time.perf_counter() - began, 1e-9)
             yield Step(self.step, epoch + 1, loss, self.learning_rate(), rate,
                        min(done + (i + 1) * per_step, 1.0), losses)
-            if self._captured:
+            if self.capture.captured:
                 yield self.pop_activations()
             yield from self.after_step()
 
@@ -355,11 +350,7 @@ class Trainer:
 
     def pop_activations(self) -> Activations | None:
         """The activations captured since the last call, at most once per interval."""
-        if not self._captured:
-            return None
-        event = Activations(self.step, self._captured)
-        self._captured = {}
-        return event
+        return self.capture.pop(self.step)
 
     def epoch_ended(self, epoch: int) -> Iterator[Event]:
         """After each epoch (episode for RL): a Checkpoint bundle when the caller asked.
@@ -401,41 +392,6 @@ class Trainer:
             torch.set_rng_state(rng["torch"])
         self.history = History.from_dict(self.doc.metrics.get("history", {}))
         self.load_extra_state(state.get("extra", {}) or {})
-
-    def _install_hooks(self) -> None:
-        """Hook exactly the watched nodes' submodules (named by node id, `class` -> `class_`)."""
-        self._remove_hooks()
-        self._hooked_ids = set()
-        watched = set(self._watch)
-        for model in self.models.values():
-            for node_id, attribute in getattr(model, "meta", {}).get("submodules", {}).items():
-                if node_id in watched:
-                    module = model.get_submodule(attribute)
-                    self._hooks.append(module.register_forward_hook(self._make_hook(node_id)))
-                    self._hooked_ids.add(node_id)
-        self._hooked = watched
-
-    def _make_hook(self, node_id: str):
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            if node_id not in self._watch or time.monotonic() < self._capture_due:
-                return
-            value = output
-            if isinstance(value, tuple):  # attention gives (out, weights); prefer the map
-                value = value[1] if len(value) > 1 and isinstance(value[1], torch.Tensor) else value[0]
-                if isinstance(value, tuple):
-                    value = value[0]
-            if isinstance(value, torch.Tensor):
-                first = value[0] if value.dim() > 1 else value
-                self._captured[node_id] = first.detach().float().cpu().numpy().copy()
-            if set(self._captured) >= self._hooked_ids:
-                self._capture_due = time.monotonic() + self.options.activation_interval
-
-        return hook
-
-    def _remove_hooks(self) -> None:
-        for handle in self._hooks:
-            handle.remove()
-        self._hooks = []
 
     def _restore_good_state(self, always: bool = False) -> None:
         """Back to the snapshot: always after divergence, else where weights are not finite."""
