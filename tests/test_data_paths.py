@@ -62,3 +62,16 @@ def test_absolute_paths_are_kept(tmp_path, monkeypatch):
     doc.set_training("dataset", {"name": "csv", "path": str(tmp_path / "p" / "data" / "t.csv")})
     doc.path = str(tmp_path / "somewhere" / "doc.json")
     assert check(doc).ok, check(doc).errors
+
+
+def test_training_reads_the_data_beside_the_document_too(tmp_path, monkeypatch):
+    """Check resolved from the document's folder while the trainers used the working directory."""
+    from engine.training import Failed, Finished, make_trainer
+
+    path = project(tmp_path / "project")
+    monkeypatch.chdir(tmp_path)
+    doc = load_document(path)
+    doc.training.update(epochs=1, device="cpu")
+    events = list(make_trainer(doc).run())
+    assert not isinstance(events[-1], Failed), events[-1].message
+    assert isinstance(events[-1], Finished)

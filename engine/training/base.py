@@ -29,9 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.compiler import compile_network
+from engine.compiler import compile_network, network_report
 from engine.document import Document
 from engine.errors import NetCanvasError
+from engine.shapes import NetworkReport
 from engine.training.capture import ActivationCapture
 from engine.training.events import (
     Activations,
@@ -85,6 +86,7 @@ class Trainer:
                         else self.training.get("seed", 0))
         self.device = torch.device("cpu")
         self.models: dict[str, nn.Module] = {}
+        self.reports: dict[str, NetworkReport] = {}  # each built network's check report
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}  # stepped once per epoch, saved for resume
         self.metrics: dict[str, Any] = {}
@@ -311,9 +313,16 @@ class Trainer:
     def build(self, name: str) -> nn.Module:
         """Compile network `name` onto the device; trained weights load when resuming."""
         model = compile_network(self.doc, name, trained=self.options.resume)
+        self.reports[name] = network_report(model)  # shapes per node, checked once when compiled
         model = self.prepare_model(model.to(self.device))
         self.models[name] = model
         return model
+
+    def load_data(self) -> Any:
+        """The document's dataset; relative file paths are taken from the document's folder."""
+        from engine.data import data_folder, load_dataset
+
+        return load_dataset(self.training, self.seed, data_folder(self.doc))
 
     def check_loss(self, loss: torch.Tensor) -> float:
         """The loss as a float, raising NonFiniteLoss before a bad update is applied."""

@@ -16,8 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from engine.compiler import checked_network
-from engine.data import ArrayDataset, load_dataset
+from engine.data import ArrayDataset
 from engine.errors import NetCanvasError
 from engine.training.base import Trainer
 from engine.training.events import Event, Samples
@@ -39,7 +38,7 @@ class GanTrainer(Trainer):
     history_keys = ("epoch_train",)  # val holds D's scores, not a split's metrics
 
     def setup(self) -> None:
-        data = load_dataset(self.training, self.seed)
+        data = self.load_data()
         if not isinstance(data, ArrayDataset) or data.x.dtype.kind != "f":
             raise NetCanvasError("a GAN learns to imitate real-valued samples (images or points); "
                                  f"'{getattr(data, 'name', '?')}' is not an array dataset of them")
@@ -92,9 +91,7 @@ class GanTrainer(Trainer):
                 f"network '{network}' must have exactly one Input, with source '{source}'; "
                 f"it has {', '.join(repr(s) for s in sources) or 'none'}")
         node = model.meta["inputs"][0]
-        # NOTE(coordinator): compile_network will record its check report in
-        # module.meta["report"] (issue 10); read the shape from there instead of re-checking.
-        shape = checked_network(self.doc, network).nodes[node].outputs["out"]
+        shape = self.reports[network].nodes[node].outputs["out"]  # checked when compiled
         per_sample = tuple(shape[1:])
         if not per_sample or any(d is None for d in per_sample):
             raise NetCanvasError(

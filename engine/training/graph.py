@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.data import GraphDataset, load_dataset
+from engine.data import GraphDataset
 from engine.errors import NetCanvasError
 from engine.training.base import Trainer
 from engine.training.feeding import check_sources, input_sources, to_tensor
@@ -26,7 +26,7 @@ class NodeClassificationTrainer(Trainer):
     guard_divergence = True
 
     def setup(self) -> None:
-        data = load_dataset(self.training, self.seed)
+        data = self.load_data()
         if not isinstance(data, GraphDataset):
             raise NetCanvasError(
                 f"node classification needs a graph dataset (e.g. 'karate', 'cora'); "

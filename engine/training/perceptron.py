@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from engine.data import ArrayDataset, load_dataset
+from engine.data import ArrayDataset
 from engine.errors import NetCanvasError
 from engine.training.base import Trainer
 from engine.training.feeding import batches, check_sources, input_sources, to_tensor
@@ -31,7 +31,7 @@ class PerceptronTrainer(Trainer):
 
     def setup(self) -> None:
         self.linear_id = self._check_architecture()
-        data = load_dataset(self.training, self.seed)
+        data = self.load_data()
         if not isinstance(data, ArrayDataset) or data.y is None:
             raise NetCanvasError("the perceptron needs a labelled array dataset (e.g. 'blobs')")
         self.data = data

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import torch
 
-from engine.data import ArrayDataset, load_dataset
+from engine.data import ArrayDataset
 from engine.errors import NetCanvasError
 from engine.training.augment import check_augment, random_shift
 from engine.training.base import Trainer
@@ -31,7 +31,7 @@ class SupervisedTrainer(Trainer):
         self.kind = TASKS[task]
 
     def setup(self) -> None:
-        data = load_dataset(self.training, self.seed)
+        data = self.load_data()
         if not isinstance(data, ArrayDataset):
             raise NetCanvasError(
                 f"task '{self.task}' needs an array dataset; '{data.name}' is not one"
