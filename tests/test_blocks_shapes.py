@@ -300,6 +300,8 @@ REFUSED: list[tuple[str, dict[str, Any], dict[str, Shape]]] = [
 # Legal in PyTorch but refused while wiring, on purpose: unbatched sequences are
 # not a layout the editor offers, and an empty output is never what was meant.
 STRICTER = [
+    # normalized_shape would be the batch size: torch builds LayerNorm(None) and fails.
+    ("LayerNorm", {}, {"in": (None,)}),
     ("LSTM", {}, {"in": (None, 5)}),
     ("GRU", {}, {"in": (None, 2, 3, 5)}),
     ("ConvTranspose2d", {"kernel_size": 1, "stride": 2, "padding": 1, "output_padding": 1},

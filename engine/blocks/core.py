@@ -209,6 +209,13 @@ def _batchnorm(name: str, ranks: tuple[int, ...], layout: str, cls: type[nn.Modu
 BATCHNORM1D = _batchnorm("BatchNorm1d", (2, 3), "N×C or N×C×L", nn.BatchNorm1d)
 BATCHNORM2D = _batchnorm("BatchNorm2d", (4,), "N×C×H×W", nn.BatchNorm2d)
 
+def _layer_norm_shape(params: Params, shapes: Shapes) -> dict[str, Shape]:
+    x = shapes["in"]
+    if len(x) < 2 or x[-1] is None:  # normalized_shape is the last axis: it must be a feature axis
+        raise ShapeError(f"LayerNorm needs a known feature axis last, got {fmt_shape(x)}")
+    return {"out": x}
+
+
 LAYERNORM = BlockSpec(
     name="LayerNorm",
     category="Normalization",
@@ -219,7 +226,7 @@ LAYERNORM = BlockSpec(
         Param("eps", "float", 1e-5, "Added to the variance for stability.", min=0.0, max=1.0),
         Param("elementwise_affine", "bool", True, "Learn a scale and shift."),
     ),
-    infer=same,
+    infer=_layer_norm_shape,
     build=lambda p, s: nn.LayerNorm(
         s["in"][-1], eps=p["eps"], elementwise_affine=p["elementwise_affine"]
     ),
