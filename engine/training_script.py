@@ -29,6 +29,7 @@ from engine.compiler import class_name
 from engine.document import Document
 from engine.errors import NetCanvasError
 from engine.fileio import atomic_write_bytes
+from engine.training.settings import value
 from engine.training_templates import IDX_LOADER, NPZ_LOADER, TRAINING
 
 TASKS = ("classification", "regression", "sequence", "autoencoder")
@@ -56,7 +57,7 @@ def write_training_script(doc: Document, folder: str | os.PathLike) -> Path | No
     if spec["name"] in SOURCES and spec["name"] != "cora":  # MNIST's kind: the script downloads it
         loader = _download_loader(spec)
     else:
-        data = load_dataset(doc.training, int(doc.training.get("seed", 0) or 0))
+        data = load_dataset(doc.training, value(doc.training, "seed"))
         if not isinstance(data, ArrayDataset):
             raise NetCanvasError(f"train.py: task '{task}' needs an array dataset; '{data.name}' is not one")
         arrays = {"x": data.x, **{f"split_{k}": v for k, v in data.splits.items()}}
@@ -104,7 +105,7 @@ def script_source(doc: Document, dataset: str, loader: str = NPZ_LOADER) -> str:
     task = training.get("task", "classification")
     loss = training.get("loss", {"classification": "cross_entropy", "sequence": "cross_entropy"}
                         .get(task, "mse"))
-    epochs = int(training.get("epochs", 10))
+    epochs = value(training, "epochs")
     probe = torch.nn.Parameter(torch.zeros(1))
     optimizer = make_optimizer(training.get("optimizer"), [probe])
     scheduler = make_scheduler(training.get("lr_schedule"), optimizer, epochs)
@@ -112,7 +113,7 @@ def script_source(doc: Document, dataset: str, loader: str = NPZ_LOADER) -> str:
     return TRAINING.substitute(
         title=(doc.name or "Model").replace('"""', "'''"), dataset=dataset, loader=loader.strip(),
         cls=class_name(network), task=task, loss_name=loss, epochs=epochs,
-        batch_size=int(training.get("batch_size", 64)), seed=int(training.get("seed", 0) or 0),
+        batch_size=value(training, "batch_size"), seed=value(training, "seed"),
         shift=int(check_augment(training.get("augment")).get("shift", 0)),
         loss=f"torch.nn.{type(make_loss(loss)).__name__}()",
         optimizer=_call(f"torch.optim.{type(optimizer).__name__}", "model.parameters()",

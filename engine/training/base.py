@@ -47,6 +47,8 @@ from engine.training.events import (
 from engine.training.feeding import first_output
 from engine.training.guards import Diverged, NonFiniteLoss, TrainingStopped, exploded
 from engine.training.history import History
+from engine.training.schema import default
+from engine.training.settings import value
 from engine.training.setup import resolve_device, seed_everything
 
 __all__ = ["Diverged", "NonFiniteLoss", "RunOptions", "StopRequested", "Trainer"]
@@ -83,7 +85,7 @@ class Trainer:
         self.options = options or RunOptions()
         self.training = doc.training
         self.seed = int(self.options.seed if self.options.seed is not None
-                        else self.training.get("seed", 0))
+                        else value(self.training, "seed"))
         self.device = torch.device("cpu")
         self.models: dict[str, nn.Module] = {}
         self.reports: dict[str, NetworkReport] = {}  # each built network's check report
@@ -144,7 +146,7 @@ class Trainer:
     @property
     def total_epochs(self) -> int:
         return int(self.options.epochs if self.options.epochs is not None
-                   else self.training.get("epochs", 10))
+                   else self.training.get("epochs", default("", "epochs")))  # 0 is a valid "just build"
 
     def run(self) -> Iterator[Event]:
         """Train, yielding events; always ends with Finished or Failed."""

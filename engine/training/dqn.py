@@ -32,7 +32,7 @@ from engine.training.rl import (
     encoder,
     greedy_evaluation,
 )
-from engine.training.settings import section, setting
+from engine.training.settings import section, setting, value
 from engine.training.setup import make_optimizer
 
 
@@ -142,35 +142,35 @@ class DqnTrainer(EpisodicTrainer):
         self.pending = [float(v) for v in state.get("pending", [])]
 
     def read_settings(self) -> None:
-        def get(key, default, kind=float, **limits):
-            return setting(self.training, "dqn", key, default, kind, **limits)
+        def get(key, *computed):  # type, range and default are the schema's (a computed default aside)
+            return setting(self.training, "dqn", key, *computed)
 
-        self.gamma = get("gamma", 0.99, minimum=0.0, maximum=1.0)
-        self.epsilon_start = get("epsilon_start", 1.0, minimum=0.0, maximum=1.0)
-        self.epsilon_end = get("epsilon_end", 0.02, minimum=0.0, maximum=1.0)
-        self.epsilon_decay_steps = get("epsilon_decay_steps", 5_000, int, minimum=1)
-        self.buffer_size = get("buffer_size", 50_000, int, minimum=1)
-        self.batch_size = get("batch_size", int(self.training.get("batch_size", 64)), int, minimum=1)
-        self.learning_starts = get("learning_starts", 1_000, int, minimum=0)
+        self.gamma = get("gamma")
+        self.epsilon_start = get("epsilon_start")
+        self.epsilon_end = get("epsilon_end")
+        self.epsilon_decay_steps = get("epsilon_decay_steps")
+        self.buffer_size = get("buffer_size")
+        self.batch_size = get("batch_size", value(self.training, "batch_size"))  # default: the top-level one
+        self.learning_starts = get("learning_starts")
         # Soft (Polyak) updates by default; naming only target_update asks for hard copies.
         own = section(self.training, "dqn")
         hard = "target_update" in own and "tau" not in own
-        self.target_update = get("target_update", 500, int, minimum=1)
-        self.tau = None if hard else get("tau", 0.01, float, minimum=0.0, maximum=1.0)
-        self.train_every = get("train_every", 2, int, minimum=1)
-        self.gradient_steps = get("gradient_steps", 1, int, minimum=1)
-        self.double = get("double", True, bool)
+        self.target_update = get("target_update")
+        self.tau = None if hard else get("tau")
+        self.train_every = get("train_every")
+        self.gradient_steps = get("gradient_steps")
+        self.double = get("double")
         named = self.training.get("loss")
         self.loss_fn = {"huber": nn.SmoothL1Loss(), "mse": nn.MSELoss()}[
-            get("loss", named if named in ("huber", "mse") else "huber", str, choices=("huber", "mse"))]
-        self.grad_clip = get("grad_clip", 10.0, minimum=0.0)
-        self.eval_episodes = get("eval_episodes", 20, int, minimum=1)
-        self.solve_window = get("solve_window", 10, int, minimum=1)
+            get("loss", named if named in ("huber", "mse") else "huber")]
+        self.grad_clip = get("grad_clip")
+        self.eval_episodes = get("eval_episodes")
+        self.solve_window = get("solve_window")
         self.recent = deque(self.recent, maxlen=self.solve_window)
-        self.eval_every = get("eval_every", 10, int, minimum=0)
-        self.threshold = get("reward_threshold", self.data.reward_threshold, float)
-        self.log_every = get("log_every", 50, int, minimum=1)
-        self.keep_best = get("keep_best", True, bool)
+        self.eval_every = get("eval_every")
+        self.threshold = get("reward_threshold", self.data.reward_threshold)
+        self.log_every = get("log_every")
+        self.keep_best = get("keep_best")
 
     # ---- acting --------------------------------------------------------------
 

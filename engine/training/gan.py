@@ -21,7 +21,7 @@ from engine.errors import NetCanvasError
 from engine.training.base import Trainer
 from engine.training.events import Event, Samples
 from engine.training.feeding import batches, input_sources, to_tensor
-from engine.training.settings import section, setting
+from engine.training.settings import section, setting, value
 from engine.training.setup import make_loss, make_optimizer
 
 NETWORKS = ("generator", "discriminator")
@@ -59,23 +59,23 @@ class GanTrainer(Trainer):
         self.scaled = self._scale()
         real = to_tensor(data.x, self.device).float()
         self.real = real * 2 - 1 if self.scaled else real  # Tanh's range when scaled
-        which = setting(self.training, "gan", "samples_from", "all", str, choices=("all", "train"))
+        which = setting(self.training, "gan", "samples_from")
         self.indices = (torch.arange(len(data.x)) if which == "all"
                         else torch.from_numpy(data.splits["train"]).long())
-        self.batch_size = int(self.training.get("batch_size", 64))
+        self.batch_size = value(self.training, "batch_size")
         self.steps_per_epoch = max(1, -(-len(self.indices) // self.batch_size))
         self._read_settings()
         self.last = {"generator": math.nan, "discriminator": math.nan}
 
     def _read_settings(self) -> None:
-        def get(key, default, kind=float, **limits):
-            return setting(self.training, "gan", key, default, kind, **limits)
+        def get(key, *computed):  # type, range and default are the schema's (a computed default aside)
+            return setting(self.training, "gan", key, *computed)
 
-        self.d_steps = get("d_steps", 1, int, minimum=1)
-        self.real_label = get("real_label", 1.0, minimum=0.5, maximum=1.0)  # < 1: label smoothing
-        self.sample_every = get("sample_every", 0, int, minimum=0)
+        self.d_steps = get("d_steps")
+        self.real_label = get("real_label")  # < 1: label smoothing
+        self.sample_every = get("sample_every")
         self.points = self.data_shape == (2,)
-        count = get("samples", 512 if self.points else 16, int, minimum=1)
+        count = get("samples", 512 if self.points else 16)
         fixed = torch.Generator().manual_seed(self.seed + 1)  # the same z all run: the grid evolves
         self.fixed_noise = torch.randn((count, *self.noise_shape), generator=fixed).to(self.device)
         self.fixed_real = self.real[torch.randperm(len(self.real), generator=fixed)[:count]]
@@ -121,7 +121,7 @@ class GanTrainer(Trainer):
 
     def _scale(self) -> bool:
         """Whether real samples are mapped from [0, 1] to [-1, 1], Tanh's range."""
-        mode = setting(self.training, "gan", "scale", "auto", str, choices=("auto", "tanh", "none"))
+        mode = setting(self.training, "gan", "scale")
         if mode != "auto":
             return mode == "tanh"
         in_unit = float(self.data.x.min()) >= 0.0 and float(self.data.x.max()) <= 1.0

@@ -14,6 +14,7 @@ from engine.errors import NetCanvasError
 from engine.training.base import Trainer
 from engine.training.feeding import check_sources, input_sources, to_tensor
 from engine.training.metrics import classification_report
+from engine.training.settings import value
 from engine.training.setup import make_loss, make_optimizer, make_scheduler
 
 GRAPH_LOSSES = ("cross_entropy", "nll")
@@ -35,7 +36,7 @@ class NodeClassificationTrainer(Trainer):
         self.model = self.build("main")
         self.sources = input_sources(self.doc, "main", self.model)
         check_sources(self.sources, {"adjacency", "features"}, "main")
-        self.loss_name = self.training.get("loss", "cross_entropy")
+        self.loss_name = value(self.training, "loss")
         if self.loss_name not in GRAPH_LOSSES:
             raise NetCanvasError(
                 f"training.loss: node classification predicts classes; use cross_entropy "

@@ -18,7 +18,7 @@ from engine.errors import NetCanvasError
 from engine.training.base import Trainer
 from engine.training.feeding import batches, check_sources, input_sources, to_tensor
 from engine.training.metrics import classification_report
-from engine.training.settings import chain_blocks, section, setting
+from engine.training.settings import chain_blocks, section, setting, value
 
 EXPECTED = ("network 'main' must be Input → Linear(out_features=1, or one unit per class) → Step "
             "→ Output (a Flatten before the Linear is allowed)")
@@ -43,8 +43,7 @@ class PerceptronTrainer(Trainer):
         self._check_labels(data.y)
         self.lr = self._learning_rate()
         self.converged = False
-        if not self.options.resume and setting(self.training, "perceptron", "init", "zeros", str,
-                                               choices=("zeros", "random")) == "zeros":
+        if not self.options.resume and setting(self.training, "perceptron", "init") == "zeros":
             with torch.no_grad():  # Rosenblatt starts from nothing; the result is seed-free
                 self.linear.weight.zero_()
                 if self.linear.bias is not None:
@@ -52,7 +51,7 @@ class PerceptronTrainer(Trainer):
         self.x = to_tensor(data.x, self.device).float()
         self.y = to_tensor(data.y, self.device).long()
         self.splits = {k: torch.from_numpy(v).long() for k, v in data.splits.items()}
-        self.chunk = int(self.training.get("batch_size", 32))
+        self.chunk = value(self.training, "batch_size")  # the schema says 32 for the perceptron
         self.steps_per_epoch = max(1, -(-len(self.splits["train"]) // self.chunk))
 
     def _check_architecture(self) -> str:
@@ -80,7 +79,7 @@ class PerceptronTrainer(Trainer):
 
     def _learning_rate(self) -> float:
         if "lr" in section(self.training, "perceptron"):
-            return setting(self.training, "perceptron", "lr", 1.0, float, minimum=0.0)
+            return setting(self.training, "perceptron", "lr")
         optimizer = self.training.get("optimizer")
         if isinstance(optimizer, dict) and "lr" in optimizer:
             return float(optimizer["lr"])

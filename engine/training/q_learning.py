@@ -84,18 +84,18 @@ class QLearningTrainer(EpisodicTrainer):
         return linear.id
 
     def read_settings(self) -> None:
-        def get(key, default, kind=float, **limits):
-            return setting(self.training, "q_learning", key, default, kind, **limits)
+        def get(key, *computed):  # type, range and default are the schema's (a computed default aside)
+            return setting(self.training, "q_learning", key, *computed)
 
-        self.alpha = get("alpha", 0.1, minimum=0.0, maximum=1.0)
-        self.alpha_end = get("alpha_end", self.alpha, minimum=0.0, maximum=1.0)
-        self.gamma = get("gamma", 0.99, minimum=0.0, maximum=1.0)
-        self.epsilon_start = get("epsilon_start", 1.0, minimum=0.0, maximum=1.0)
-        self.epsilon_end = get("epsilon_end", 0.01, minimum=0.0, maximum=1.0)
-        self.epsilon_decay = get("epsilon_decay", 0.999, minimum=0.0, maximum=1.0)
-        self.eval_episodes = get("eval_episodes", 1000, int, minimum=1)
-        self.report_every = get("report_every", max(1, self.total_epochs // 1000), int, minimum=1)
-        self.init = get("init", "zeros", str, choices=("zeros", "random"))
+        self.alpha = get("alpha")
+        self.alpha_end = get("alpha_end", self.alpha)
+        self.gamma = get("gamma")
+        self.epsilon_start = get("epsilon_start")
+        self.epsilon_end = get("epsilon_end")
+        self.epsilon_decay = get("epsilon_decay")
+        self.eval_episodes = get("eval_episodes")
+        self.report_every = get("report_every", max(1, self.total_epochs // 1000))
+        self.init = get("init")
 
     # ---- schedules and acting ---------------------------------------------------
 

@@ -16,6 +16,7 @@ from engine.training.augment import check_augment, random_shift
 from engine.training.base import Trainer
 from engine.training.events import Event, Samples
 from engine.training.feeding import batches, check_sources, input_sources, to_tensor
+from engine.training.settings import value
 from engine.training.setup import make_loss, make_optimizer, make_scheduler
 from engine.training.tasks import TASKS, matches, readout
 
@@ -53,7 +54,7 @@ class SupervisedTrainer(Trainer):
         if not self.read.class_targets:
             self.y = self.y.float()
         self.splits = {k: torch.from_numpy(v).long() for k, v in data.splits.items()}
-        self.batch_size = int(self.training.get("batch_size", 64))
+        self.batch_size = value(self.training, "batch_size")
         self.shift = check_augment(self.training.get("augment")).get("shift", 0)
         self.steps_per_epoch = max(1, -(-len(self.splits["train"]) // self.batch_size))
         self.chance = self.kind.chance(data, self.read)
