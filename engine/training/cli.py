@@ -74,6 +74,8 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
     from engine import load_document
     from engine.bundle import save_bundle
+    from engine.runs.recorder import RunRecorder
+    from engine.runs.store import default_runs_dir
     from engine.training import RunOptions, make_trainer
 
     doc = load_document(args.file)
@@ -85,7 +87,11 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
                          checkpoint_every=every or 1)
     bar = ProgressBar(err, args.quiet)
     result: Finished | Failed | None = None
-    for event in make_trainer(doc, options).run():
+    trainer = make_trainer(doc, options)
+    # The run store's recorder also writes the overrides into doc.training, so the bundle says them.
+    recorder = RunRecorder(getattr(args, "runs", None) or default_runs_dir(args.file), doc, options,
+                           source="cli", document_file=args.file)
+    for event in recorder.watch(trainer.run()):
         if isinstance(event, Started):
             bar.started(event)
         elif isinstance(event, Step):
@@ -103,7 +109,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     if doc.weights:
         save_bundle(doc, None, target, metrics=doc.metrics, train_state=doc.train_state)
     if getattr(args, "json", False):  # `--json`: one machine-readable final line on stdout
-        _print_json(result, target if doc.weights else None, out)
+        _print_json(result, target if doc.weights else None, out, recorder.folder)
     if isinstance(result, Failed):
         kept = f" (last good weights saved to {target})" if doc.weights else ""
         print(f"netcanvas train: {result.message}{kept}", file=err)
@@ -114,14 +120,15 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     state = "stopped early" if result.stopped else "done"
     print(f"{state} in {_duration(result.seconds)}: {_format_metrics(result.metrics)}", file=out)
     print(f"saved {target}", file=out)
+    print(f"run recorded in {recorder.folder}", file=out)
     return 0
 
 
-def _print_json(result: Finished | Failed | None, bundle: Path | None, out: TextIO) -> None:
+def _print_json(result: Finished | Failed | None, bundle: Path | None, out: TextIO, run: Path) -> None:
     import json
     import numbers
 
-    line = {"ok": isinstance(result, Finished), "bundle": str(bundle) if bundle else None}
+    line = {"ok": isinstance(result, Finished), "bundle": str(bundle) if bundle else None, "run": str(run)}
     if isinstance(result, Finished):
         line.update(stopped=result.stopped, seconds=round(result.seconds, 3),
                     metrics={k: v if isinstance(v, int) else float(v)
