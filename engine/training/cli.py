@@ -91,21 +91,22 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     # The run store's recorder also writes the overrides into doc.training, so the bundle says them.
     recorder = RunRecorder(getattr(args, "runs", None) or default_runs_dir(args.file), doc, options,
                            source="cli", document_file=args.file)
-    for event in recorder.watch(trainer.run()):
-        if isinstance(event, Started):
-            bar.started(event)
-        elif isinstance(event, Step):
-            bar.last_loss = event.loss
-            bar.update(event.progress, event.epoch)
-        elif isinstance(event, Episode):
-            bar.last_reward = event.reward
-            bar.update(event.progress, event.episode)
-        elif isinstance(event, Epoch):
-            bar.update(event.progress, event.epoch, force=True)
-            bar.line(f"epoch {event.epoch}: train {_format_metrics(event.train)}; "
-                     f"val {_format_metrics(event.val)}")
-        elif isinstance(event, Finished | Failed):
-            result = event
+    with recorder:  # a crash here still leaves the run recorded as failed
+        for event in recorder.watch(trainer.run()):
+            if isinstance(event, Started):
+                bar.started(event)
+            elif isinstance(event, Step):
+                bar.last_loss = event.loss
+                bar.update(event.progress, event.epoch)
+            elif isinstance(event, Episode):
+                bar.last_reward = event.reward
+                bar.update(event.progress, event.episode)
+            elif isinstance(event, Epoch):
+                bar.update(event.progress, event.epoch, force=True)
+                bar.line(f"epoch {event.epoch}: train {_format_metrics(event.train)}; "
+                         f"val {_format_metrics(event.val)}")
+            elif isinstance(event, Finished | Failed):
+                result = event
     if doc.weights:
         save_bundle(doc, None, target, metrics=doc.metrics, train_state=doc.train_state)
     if getattr(args, "json", False):  # `--json`: one machine-readable final line on stdout
