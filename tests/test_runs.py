@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from engine import load_document
+from engine.cli import main
 from engine.data.base import ArrayDataset, DatasetEntry, register
 from engine.data.splits import split_indices
-from engine.cli import main
 from engine.readwrite import save_document
 from engine.runs.compare import diff_runs, differing_settings, pareto_front, runs_table
 from engine.runs.recorder import RunRecorder

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.runs.space import ParamSpec, SweepError, apply_param, check_param, parse_param
-from engine.runs.store import pid_alive, read_run, write_json
+from engine.runs.store import CRASHED, RUN_FILE, list_runs, pid_alive, write_json
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
@@ -146,30 +146,28 @@ def _sampler(plan: SweepPlan) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def recover_abandoned(study: Any) -> list[int]:
-    """Trials left RUNNING by a process of this machine that is gone: mark failed, queue again."""
+def recover_abandoned(study: Any, plan: SweepPlan) -> list[int]:
+    """Trials left RUNNING by a process of this machine that is gone: mark failed, queue again.
+
+    Their run folders, left "running", are marked failed too.
+    """
     from optuna.trial import TrialState
 
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         attrs = trial.user_attrs
-        if attrs.get("host") != socket.gethostname() or pid_alive(int(attrs.get("pid", 0))):
+        pid = int(attrs.get("pid", 0))
+        if attrs.get("host") != socket.gethostname() or pid <= 0 or pid_alive(pid):
             continue
         study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
-        _mark_run_failed(attrs.get("run_path"), "the sweep's process stopped during this trial")
         recovered.append(trial.number)
+    for run in list_runs(plan.runs):
+        if (run.record.get("sweep") or {}).get("name") == plan.name and run.status == CRASHED:
+            run.record.update(status="failed", reason="the sweep's process stopped during this trial")
+            write_json(run.path / RUN_FILE, run.record)
     return recovered
-
-
-def _mark_run_failed(path: str | None, reason: str) -> None:
-    if not path or not Path(path).is_dir():
-        return
-    run = read_run(path)
-    if run.record.get("status") == "running":
-        run.record.update(status="failed", reason=reason)
-        write_json(run.path / "run.json", run.record)
 
 
 def done_count(study: Any) -> int:
@@ -193,6 +191,8 @@ def make_objective(plan: SweepPlan, say: Callable[[str], None]) -> Callable[[Any
         check_param(base, spec)
 
     def objective(trial: Any) -> float:
+        trial.set_user_attr("pid", os.getpid())  # first: how a later run tells it was abandoned
+        trial.set_user_attr("host", socket.gethostname())
         values = {spec.path: spec.suggest(trial) for spec in plan.specs}
         doc = base.copy()
         for path, value in values.items():
@@ -215,9 +215,7 @@ def run_trial(plan: SweepPlan, trial: Any, doc: Any, values: dict[str, Any],
     sweep = {"name": plan.name, "trial": trial.number, "params": values, "metric": plan.metric,
              "direction": plan.direction, "folder": str(plan.folder.resolve())}
     recorder = RunRecorder(plan.runs, doc, options, source="sweep", sweep=sweep, document_file=plan.file)
-    for key, value in (("run_id", recorder.id), ("run_path", str(recorder.folder.resolve())),
-                       ("pid", os.getpid()), ("host", socket.gethostname())):
-        trial.set_user_attr(key, value)
+    trial.set_user_attr("run_id", recorder.id)
     pruned, result = False, None
     for event in recorder.watch(trainer.run()):
         if isinstance(event, Epoch) and plan.prune and not pruned:
@@ -271,7 +269,7 @@ def final_metric(metrics: dict[str, Any], metric: str) -> float:
 def run_sweep(plan: SweepPlan, jobs: int = 1, say: Callable[[str], None] = print) -> Any:
     """Run (or resume, or join) the sweep until it has its trials; returns the study."""
     study = open_study(plan)
-    for number in recover_abandoned(study):
+    for number in recover_abandoned(study, plan):
         say(f"trial {number} was left running by a process that stopped: it runs again")
     remaining = plan.trials - done_count(study)
     if remaining <= 0:
