@@ -204,3 +204,13 @@ def _rows(folder: Path) -> list[dict[str, str]]:
     from engine.runs.csvlog import read_rows
 
     return read_rows(folder / "metrics.csv")
+
+
+def test_listing_runs_never_imports_torch(tmp_path):
+    code = ("import sys; from engine.cli import main; code = main(['runs', sys.argv[1], '--json']); "
+            "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(code)")
+    (tmp_path / "runs").mkdir()
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

@@ -90,3 +90,31 @@ def test_a_killed_sweep_finishes_its_remaining_trials_when_run_again(tmp_path):
     # The trial the kill interrupted (if it was) is recorded as failed, not left running.
     assert all(r.status not in ("running", CRASHED) for r in list_runs(runs))
     assert len(again.stdout.strip().splitlines()) == 5  # title, header, three trials
+
+
+def test_hopeless_trials_are_pruned_from_their_epoch_metrics(tmp_path):
+    import optuna
+
+    from engine.presets import preset_path
+    from engine.runs.sweep import SweepPlan, make_objective
+
+    plan = SweepPlan(file=str(preset_path("mlp_xor")), params=["training.optimizer.lr=0.01"],
+                     metric="val_accuracy", epochs=5, runs=str(tmp_path / "runs"))
+    # A pruner that finds every trial hopeless once it has reported an epoch.
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    study.optimize(make_objective(plan, lambda text: None), n_trials=1)
+    assert study.trials[0].state == optuna.trial.TrialState.PRUNED
+    run = list_runs(tmp_path / "runs")[0]
+    assert run.status == "pruned" and "pruned after epoch 1" in run.record["reason"]
+    epochs = [row for row in run.curves().get("val_accuracy", [])]
+    assert len(epochs) < 5  # stopped early
+
+
+def test_jobs_run_trials_in_parallel_processes(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["sweep", "mlp_xor", "--param", "training.optimizer.lr=0.001,0.03", "--search", "grid",
+                 "--metric", "test_accuracy", "--epochs", "1", "--jobs", "2", "--runs", str(runs)]) == 0
+    recorded = list_runs(runs)
+    assert len(recorded) == 2 and {r.status for r in recorded} == {"finished"}
+    assert len({r.record["process"]["pid"] for r in recorded}) == 2  # two processes trained
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4

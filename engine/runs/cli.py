@@ -48,6 +48,7 @@ def add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-prune", action="store_true", help="never stop a trial early")
     p.add_argument("--quiet", action="store_true", help="print only the results table")
     p.add_argument("--no-table", action="store_true", help=argparse.SUPPRESS)  # a --jobs worker
+    p.add_argument("--worker-trials", type=int, help=argparse.SUPPRESS)  # that worker's share
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -85,7 +86,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.join:
         if not args.storage:
             raise NetCanvasError("--join NAME needs --storage URL (where the sweep's study lives)")
-        plan = SweepPlan(file=args.file, name=args.join, storage=args.storage, runs=runs,
+        plan = SweepPlan(file=args.file, name=args.join, storage=args.storage, runs=runs, joined=True,
                          **load_definition(args.join, args.storage))
     else:
         if not args.metric:
@@ -96,7 +97,7 @@ def _sweep(args: argparse.Namespace) -> int:
                          epochs=args.epochs, seed=args.seed, device=args.device, name=args.name or "",
                          runs=runs, storage=args.storage or "", prune=not args.no_prune)
     say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-    study = run_sweep(plan, max(1, args.jobs), say)
+    study = run_sweep(plan, max(1, args.jobs), say, quota=args.worker_trials)
     if args.no_table:
         return 0
     rows = results(study, plan)

@@ -8,9 +8,10 @@ resumed run all read the same numbers. No torch here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.document import Document
+if TYPE_CHECKING:
+    from engine.document import Document  # imports the blocks, hence torch
 
 RL_TASKS = ("dqn", "q_learning")
 

@@ -49,6 +49,7 @@ class SweepPlan:
     runs: str = "runs"
     storage: str = ""
     prune: bool = True
+    joined: bool = False  # a worker joining a study: its sampler is not seeded like the first one's
     specs: list[ParamSpec] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,7 +139,7 @@ def _storage(url: str) -> Any:
 def _sampler(plan: SweepPlan) -> Any:
     import optuna
 
-    seed = plan.seed if plan.seed is not None else 0
+    seed = None if plan.joined else plan.seed if plan.seed is not None else 0
     if plan.search == "grid":
         return optuna.samplers.GridSampler({s.path: s.grid() for s in plan.specs}, seed=seed)
     if plan.search == "random":
@@ -266,36 +267,46 @@ def final_metric(metrics: dict[str, Any], metric: str) -> float:
 # ---- the whole sweep -------------------------------------------------------------------
 
 
-def run_sweep(plan: SweepPlan, jobs: int = 1, say: Callable[[str], None] = print) -> Any:
-    """Run (or resume, or join) the sweep until it has its trials; returns the study."""
+def run_sweep(plan: SweepPlan, jobs: int = 1, say: Callable[[str], None] = print,
+              quota: int | None = None) -> Any:
+    """Run (or resume, or join) the sweep until it has its trials; returns the study.
+
+    With `jobs` > 1 the remaining trials are shared out between this process
+    and `jobs - 1` workers it starts; `quota` is a started worker's share.
+    """
     study = open_study(plan)
     for number in recover_abandoned(study, plan):
         say(f"trial {number} was left running by a process that stopped: it runs again")
     remaining = plan.trials - done_count(study)
+    if quota is not None:
+        remaining = min(remaining, quota)
     if remaining <= 0:
         return study
     say(f"sweep {plan.name}: {remaining} of {plan.trials} trials to run "
         f"(study {_redact(plan.storage)})")
-    workers = [_spawn_worker(plan) for _ in range(max(0, min(jobs, remaining) - 1))]
-    _optimize(study, plan, remaining, say)
+    jobs = max(1, min(jobs, remaining))
+    shares = [remaining // jobs + (1 if i < remaining % jobs else 0) for i in range(jobs)]
+    workers = [_spawn_worker(plan, share) for share in shares[1:]]
+    _optimize(study, plan, shares[0], say)
     for worker in workers:
         worker.wait()
     return study
 
 
-def _optimize(study: Any, plan: SweepPlan, remaining: int, say: Callable[[str], None]) -> None:
-    def enough(study: Any, trial: Any) -> None:
+def _optimize(study: Any, plan: SweepPlan, trials: int, say: Callable[[str], None]) -> None:
+    def enough(study: Any, trial: Any) -> None:  # workers on other machines share the count
         if done_count(study) >= plan.trials:
             study.stop()
 
-    study.optimize(make_objective(plan, say), n_trials=remaining, catch=(TrialFailed,),
+    study.optimize(make_objective(plan, say), n_trials=trials, catch=(TrialFailed,),
                    callbacks=[enough], gc_after_trial=False)
 
 
-def _spawn_worker(plan: SweepPlan) -> subprocess.Popen:
+def _spawn_worker(plan: SweepPlan, share: int) -> subprocess.Popen:
     """Another process joining the same study (`--jobs J`): trials in parallel on one machine."""
     command = [sys.executable, "-m", "engine.cli", "sweep", plan.file, "--join", plan.name,
-               "--storage", plan.storage, "--runs", str(plan.runs), "--quiet", "--no-table"]
+               "--storage", plan.storage, "--runs", str(plan.runs), "--quiet", "--no-table",
+               "--worker-trials", str(share)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_root(), os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
