@@ -2,6 +2,10 @@
 
     python benchmarks/run_store_overhead.py [PRESET ...] [--epochs N] [--repeats R]
 
+Without --epochs each preset trains for its own epochs: the run must be long
+enough that the store's fixed costs (run.json, the bundle) are what a real run
+pays, not the whole of a tenth of a second.
+
 Each preset trains R times with the store and R times without, alternating
 (off, on, off, on, ...) after one warm-up of each, from the same seed; the
 table shows the medians and their ratio (target: on/off <= 1.02). "On" is the
@@ -27,7 +31,7 @@ from engine.runs.recorder import RunRecorder  # noqa: E402
 from engine.training import RunOptions, make_trainer  # noqa: E402
 
 
-def one_run(name: str, epochs: int, store: Path | None) -> float:
+def one_run(name: str, epochs: int | None, store: Path | None) -> float:
     doc = load_preset(name)
     options = RunOptions(device="cpu", epochs=epochs)
     began = time.perf_counter()
@@ -40,7 +44,7 @@ def one_run(name: str, epochs: int, store: Path | None) -> float:
     return time.perf_counter() - began
 
 
-def measure(name: str, epochs: int, repeats: int) -> tuple[float, float]:
+def measure(name: str, epochs: int | None, repeats: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder)
         one_run(name, epochs, None)
@@ -55,13 +59,14 @@ def measure(name: str, epochs: int, repeats: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=["mlp_xor", "lenet_digits"])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, help="override each preset's epochs")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(f"{'preset':<16} {'epochs':>6} {'off (s)':>9} {'on (s)':>9} {'on/off':>7}")
     for name in args.presets:
         off, on = measure(name, args.epochs, args.repeats)
-        print(f"{name:<16} {args.epochs:>6} {off:>9.3f} {on:>9.3f} {on / off:>7.3f}")
+        epochs = args.epochs or load_preset(name).training.get("epochs", "")
+        print(f"{name:<16} {epochs:>6} {off:>9.3f} {on:>9.3f} {on / off:>7.3f}")
 
 
 if __name__ == "__main__":

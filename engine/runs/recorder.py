@@ -33,6 +33,7 @@ from engine.training.events import Episode, Epoch, Failed, Finished, Started, St
 FLUSH_EVERY_S = 5.0  # within a long epoch, rows reach the disk at least this often
 _CHECK_EVERY = 64  # steps between looks at the clock
 LEFT = "the program stopped listening to the run"
+TB_STEPS_PER_EPOCH = 100  # TensorBoard shows about this many step points per epoch; each costs a protobuf
 
 
 class RunRecorder:
@@ -54,7 +55,7 @@ class RunRecorder:
         self._clock = time.monotonic()
         self._buffer: list[tuple[float, Any]] = []
         self._next_flush = self._clock + FLUSH_EVERY_S
-        self._last_step = 0
+        self._stride = 1  # steps between TensorBoard step points (metrics.csv has every step)
         self.record = self._initial_record(source, sweep)
         write_json(self.folder / RUN_FILE, self.record)
         self._writer = _Writer(self.folder, flatten(self.record["hparams"]), tensorboard)
@@ -124,7 +125,6 @@ class RunRecorder:
     def consume(self, event: Any) -> None:
         """One event; the Step branch is the hot path and only appends."""
         if isinstance(event, Step):
-            self._last_step = event.step
             self._buffer.append((time.monotonic(), event))
             if not event.step % _CHECK_EVERY and time.monotonic() > self._next_flush:
                 self.flush()
@@ -145,7 +145,7 @@ class RunRecorder:
         """Hand the buffered rows to the writer thread."""
         if self._buffer:
             rows, self._buffer = self._buffer, []
-            self._writer.put(("rows", rows, self._clock, self._last_step))
+            self._writer.put(("rows", rows, self._clock, self._stride))
         self._next_flush = time.monotonic() + FLUSH_EVERY_S
 
     def _started(self, event: Started) -> None:
@@ -153,6 +153,7 @@ class RunRecorder:
         settings.update(device=event.device, epochs=event.total_epochs, start_epoch=event.start_epoch,
                         steps_per_epoch=event.steps_per_epoch)
         settings["seed"] = self.doc.training.get("seed", 0)
+        self._stride = max(1, event.steps_per_epoch // TB_STEPS_PER_EPOCH)
         self.record["trainable_parameters"] = dict(event.parameters)
         write_json(self.folder / RUN_FILE, self.record)
 
@@ -211,13 +212,15 @@ class _Writer(threading.Thread):
                 return
             self._rows(*item[1:])
 
-    def _rows(self, events: list[tuple[float, Any]], clock: float, last_step: int) -> None:
+    def _rows(self, events: list[tuple[float, Any]], clock: float, stride: int) -> None:
         rows = [_row(event, stamp - clock) for stamp, event in events]
         self.csv.append(rows)
         if self.board is None:
             return
         for row in rows:
             kind, x = row["kind"], row["step"] if row["kind"] == "step" else row["epoch"]
+            if kind == "step" and x % stride:
+                continue
             for key, value in row.items():
                 if key not in ("kind", "step", "epoch", "time", "episode") and isinstance(value, int | float):
                     self.board.add_scalar(_tag(kind, key), value, x)
