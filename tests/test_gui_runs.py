@@ -155,3 +155,35 @@ def test_a_run_from_the_window_is_recorded_in_the_store(qapp, qtbot, tmp_path):
         window.dialogs.save_answer = "discard"
         window.close()
         window.deleteLater()
+
+
+def test_the_sweep_dialog_runs_a_sweep_in_a_child_process_with_a_live_table(qtbot, tmp_path):
+    doc = iris_mlp(epochs=1)
+    path = tmp_path / "iris.json"
+    save_document(doc, path)
+    dialog = SweepDialog(doc, str(path), tmp_path / "runs")
+    qtbot.addWidget(dialog)
+    dialog.params.setPlainText("training.optimizer.lr=0.001,0.01")
+    dialog.search.setCurrentText("grid")
+    dialog.trials.setValue(2)
+    with qtbot.waitSignal(dialog.trial_done, timeout=180_000):
+        dialog.start()
+        assert not dialog.start_button.isEnabled()  # the GUI goes on while the child trains
+    assert dialog.table.rowCount() >= 1
+    with qtbot.waitSignal(dialog.sweep_ended, timeout=180_000, check_params_cb=lambda code: code == 0):
+        pass
+    assert dialog.table.rowCount() == 2 and len(dialog.tradeoff.scatter.points()) == 2
+    assert {r.record["sweep"]["name"] for r in list_runs(tmp_path / "runs")} == {dialog.name}
+
+
+def test_the_gui_stores_runs_beside_a_saved_document_and_presets_in_its_data_folder(tmp_path):
+    from engine.presets import load_preset, preset_path
+    from gui import settings
+    from gui.runs.recording import gui_runs_dir
+
+    doc = iris_mlp()
+    doc.path = str(tmp_path / "nets" / "iris.json")
+    assert gui_runs_dir(doc) == (tmp_path / "nets" / "runs").resolve()
+    preset = load_preset("mlp_xor")
+    preset.path = str(preset_path("mlp_xor"))
+    assert gui_runs_dir(preset) == settings.data_dir() / "runs"

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction
 
 from engine.document import Document
+from engine.runs.store import read_run
 from gui.runs.overlay import RunOverlays
 from gui.runs.panel import RunsPanel
 from gui.runs.recording import gui_runs_dir, record_in_store
@@ -63,5 +64,14 @@ class RunsDock(QObject):
             self.window.dialogs.error("Sweep", "Save the document first: the sweep trains the saved file.")
             return
         self.dialog = SweepDialog(doc, doc.path, gui_runs_dir(doc), self.window)
-        self.dialog.tradeoff.run_clicked.connect(lambda path: self.panel.refresh())
+        self.dialog.tradeoff.run_clicked.connect(self.open_run)
         self.dialog.show()
+
+    @Slot(str)
+    def open_run(self, folder: str) -> None:
+        """Open a run's bundle in the editor (a clicked trade-off point)."""
+        run = read_run(folder)
+        if run.bundle is not None:
+            self.window.open_path(str(run.bundle))
+        else:
+            self.window.dialogs.error("Open run", f"{run.id} has no bundle ({run.status}).")

@@ -23,11 +23,11 @@ def gui_runs_dir(doc: Document | None) -> Path:
     The CLI uses ./runs there; the GUI's working folder is wherever the desktop
     started it, so its own runs go to one predictable place instead.
     """
+    from gui.files import is_preset
+
     path = doc.path if doc is not None else None
-    if path:
-        folder = default_runs_dir(path)
-        if folder != Path.cwd() / "runs":
-            return folder
+    if path and not is_preset(path):
+        return default_runs_dir(path)
     return settings.data_dir() / "runs"
 
 
