@@ -214,3 +214,11 @@ def test_listing_runs_never_imports_torch(tmp_path):
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_an_unwritable_store_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    path = _write(iris_mlp(epochs=1), tmp_path)
+    assert main(["train", path, "--out", str(tmp_path), "--runs", str(blocker / "runs")]) == 1
+    assert "cannot make a run folder" in capsys.readouterr().err

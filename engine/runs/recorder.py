@@ -202,9 +202,12 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         if self.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.board = SummaryWriter(log_dir=str(self.folder), flush_secs=FLUSH_EVERY_S)
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard missing from an install: metrics.csv still has it all
+                SummaryWriter = None  # noqa: N806
+            if SummaryWriter is not None:
+                self.board = SummaryWriter(log_dir=str(self.folder), flush_secs=FLUSH_EVERY_S)
         while True:
             item = self.inbox.get()
             if item[0] == "end":

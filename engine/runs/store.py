@@ -57,15 +57,19 @@ def new_run_folder(root: Path, name: str, now: float | None = None) -> Path:
     `mkdir` without `exist_ok` is the lock: two processes starting in the same
     second get different counters, and an existing run is never overwritten.
     """
-    root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now or time.time()))
-    for counter in range(1, 100_000):
-        folder = root / f"{stamp}-{short_name(name)}-{counter}"
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for counter in range(1, 100_000):
+            folder = root / f"{stamp}-{short_name(name)}-{counter}"
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                continue
+            return folder
+    except OSError as exc:
+        raise RunStoreError(f"cannot make a run folder in {root}: {exc.strerror or exc} "
+                            "(choose another store with --runs DIR)") from None
     raise RunStoreError(f"{root}: no free run name for {name} at {stamp}")
 
 
