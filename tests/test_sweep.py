@@ -118,3 +118,13 @@ def test_jobs_run_trials_in_parallel_processes(tmp_path, capsys):
     assert len(recorded) == 2 and {r.status for r in recorded} == {"finished"}
     assert len({r.record["process"]["pid"] for r in recorded}) == 2  # two processes trained
     assert len(capsys.readouterr().out.strip().splitlines()) == 4
+
+
+def test_a_resumed_random_sweep_does_not_repeat_its_first_points(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    base = ["sweep", "mlp_xor", "--param", "training.optimizer.lr=1e-4:1e-1:log", "--search", "random",
+            "--metric", "test_accuracy", "--epochs", "1", "--runs", str(runs), "--name", "again"]
+    assert main([*base, "--trials", "1"]) == 0
+    assert main([*base, "--trials", "2"]) == 0  # the same study, one trial more
+    rates = [r.record["sweep"]["params"]["training.optimizer.lr"] for r in list_runs(runs)]
+    assert len(rates) == 2 and rates[0] != rates[1]

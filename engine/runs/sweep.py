@@ -118,8 +118,10 @@ def open_study(plan: SweepPlan) -> Any:
     storage = _storage(plan.storage)
     study = optuna.create_study(
         study_name=plan.name, storage=storage, load_if_exists=True, direction=plan.direction,
-        sampler=_sampler(plan), pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
     )
+    # Seeded past the trials already made: a resumed random search does not repeat its first points.
+    study.sampler = _sampler(plan, len(study.trials))
     if "definition" not in study.user_attrs:
         study.set_user_attr("definition", plan.definition())
     return study
@@ -136,10 +138,10 @@ def _storage(url: str) -> Any:
         failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=3))
 
 
-def _sampler(plan: SweepPlan) -> Any:
+def _sampler(plan: SweepPlan, made: int) -> Any:
     import optuna
 
-    seed = None if plan.joined else plan.seed if plan.seed is not None else 0
+    seed = None if plan.joined else (plan.seed or 0) + made
     if plan.search == "grid":
         return optuna.samplers.GridSampler({s.path: s.grid() for s in plan.specs}, seed=seed)
     if plan.search == "random":
