@@ -46,6 +46,8 @@ class RunsDock(QObject):
         self.dialog = None
 
     def document_opened(self, doc: Document) -> None:
+        """The new document's runs; another document's overlaid curves leave the plots."""
+        self.overlays.clear()
         self.panel.set_store(gui_runs_dir(doc), doc.name)
 
     @Slot()
