@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--args", metavar="JSON", help='constructor arguments as JSON, e.g. \'{"hidden": 64}\'')
     p.add_argument("--input-shape", help="per-sample input shape, e.g. 1,28,28")
     p.add_argument("--out", help="document to write (default: NAME.json; .ncz keeps the weights)")
+
+    from engine.runs.cli import add_run_commands  # runs, sweep and train --runs (no torch)
+
+    add_run_commands(sub)
     return parser
 
 
@@ -86,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train": _train,
             "export": _export,
             "import": _import,
+            "runs": _run_store,
+            "sweep": _run_store,
         }[args.command]
         return handler(args)
     except NetCanvasError as exc:
@@ -214,6 +220,12 @@ def _export(args: argparse.Namespace) -> int:
     from engine.export import run_export
 
     return run_export(args)
+
+
+def _run_store(args: argparse.Namespace) -> int:
+    from engine.runs.cli import run_command
+
+    return run_command(args)
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -99,6 +99,9 @@ class MainWindow(QMainWindow):
         self.menus.file.addSeparator()
         self.menus.file.addAction(self.actions_.quit)
         self.help.fill_menu(self.menus.help)
+        from gui.runs.dock import RunsDock  # the run store's dock and Run ▸ Sweep…
+
+        self.runs = RunsDock(self)
 
     # ---- entry points (start-up, drops, scripts) ---------------------------------------
 
@@ -213,6 +216,7 @@ class MainWindow(QMainWindow):
         self.update_title()
         self.update_status()
         self.run_control.document_opened(doc)
+        self.runs.document_opened(doc)
         QTimer.singleShot(0, self.frame_all_tabs)
 
     def _add_canvas(self, name: str) -> None:

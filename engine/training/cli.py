@@ -74,6 +74,8 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
     from engine import load_document
     from engine.bundle import save_run
+    from engine.runs.recorder import RunRecorder
+    from engine.runs.store import default_runs_dir
     from engine.training import RunOptions, make_trainer
 
     doc = load_document(args.file)
@@ -85,27 +87,32 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
                          checkpoint_every=every or 1)
     bar = ProgressBar(err, args.quiet)
     result: Finished | Failed | None = None
-    for event in make_trainer(doc, options).run():
-        if isinstance(event, Started):
-            bar.started(event)
-        elif isinstance(event, Step):
-            bar.last_loss = event.loss
-            bar.update(event.progress, event.epoch)
-        elif isinstance(event, Episode):
-            bar.last_reward = event.reward
-            bar.update(event.progress, event.episode)
-        elif isinstance(event, Epoch):
-            bar.update(event.progress, event.epoch, force=True)
-            bar.line(f"epoch {event.epoch}: train {_format_metrics(event.train)}; "
-                     f"val {_format_metrics(event.val)}")
-        elif isinstance(event, Finished | Failed):
-            result = event
+    trainer = make_trainer(doc, options)
+    # The run store's recorder also writes the overrides into doc.training, so the bundle says them.
+    recorder = RunRecorder(getattr(args, "runs", None) or default_runs_dir(args.file), doc, options,
+                           source="cli", document_file=args.file)
+    with recorder:  # a crash here still leaves the run recorded as failed
+        for event in recorder.watch(trainer.run()):
+            if isinstance(event, Started):
+                bar.started(event)
+            elif isinstance(event, Step):
+                bar.last_loss = event.loss
+                bar.update(event.progress, event.epoch)
+            elif isinstance(event, Episode):
+                bar.last_reward = event.reward
+                bar.update(event.progress, event.episode)
+            elif isinstance(event, Epoch):
+                bar.update(event.progress, event.epoch, force=True)
+                bar.line(f"epoch {event.epoch}: train {_format_metrics(event.train)}; "
+                         f"val {_format_metrics(event.val)}")
+            elif isinstance(event, Finished | Failed):
+                result = event
     if doc.weights:  # the run's weights are never lost to a save error: see save_run
         target, problem = save_run(doc, target)
         if problem:
             print(f"netcanvas train: {problem}; the run was saved to {target} instead", file=err)
     if getattr(args, "json", False):  # `--json`: one machine-readable final line on stdout
-        _print_json(result, target if doc.weights else None, out)
+        _print_json(result, target if doc.weights else None, out, recorder.folder)
     if isinstance(result, Failed):
         kept = f" (last good weights saved to {target})" if doc.weights else ""
         print(f"netcanvas train: {result.message}{kept}", file=err)
@@ -116,14 +123,15 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     state = "stopped early" if result.stopped else "done"
     print(f"{state} in {_duration(result.seconds)}: {_format_metrics(result.metrics)}", file=out)
     print(f"saved {target}", file=out)
+    print(f"run recorded in {recorder.folder}", file=out)
     return 0
 
 
-def _print_json(result: Finished | Failed | None, bundle: Path | None, out: TextIO) -> None:
+def _print_json(result: Finished | Failed | None, bundle: Path | None, out: TextIO, run: Path) -> None:
     import json
     import numbers
 
-    line = {"ok": isinstance(result, Finished), "bundle": str(bundle) if bundle else None}
+    line = {"ok": isinstance(result, Finished), "bundle": str(bundle) if bundle else None, "run": str(run)}
     if isinstance(result, Finished):
         line.update(stopped=result.stopped, seconds=round(result.seconds, 3),
                     metrics={k: v if isinstance(v, int) else float(v)

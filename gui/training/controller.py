@@ -115,11 +115,12 @@ class _Worker(QObject):
     wake = Signal()  # the GUI should collect the mailbox
     done = Signal()
 
-    def __init__(self, trainer: Trainer, mailbox: _Mailbox, threads: int) -> None:
+    def __init__(self, trainer: Trainer, mailbox: _Mailbox, threads: int, record=None) -> None:
         super().__init__()  # no parent: moveToThread silently fails on parented objects
         self.trainer = trainer
         self.mailbox = mailbox
         self.threads = threads
+        self.record = record  # (trainer, events) -> events: the run store's recorder, in this thread
 
     def post(self, event: object) -> None:
         if self.mailbox.post(event):
@@ -131,7 +132,10 @@ class _Worker(QObject):
 
         torch.set_num_threads(min(self.threads, torch.get_num_threads()))  # this thread only
         try:
-            for event in self.trainer.run():
+            events = self.trainer.run()
+            if self.record is not None:
+                events = self.record(self.trainer, events)
+            for event in events:
                 self.post(event)
         except BaseException as exc:  # noqa: BLE001 - the GUI must hear of any end
             self.post(Failed(f"training failed: {type(exc).__name__}: {exc}", self.trainer.step))
@@ -167,6 +171,7 @@ class TrainingController(QObject):
         self._mailbox = _Mailbox()
         self._backlog: deque = deque()  # collected, not yet re-emitted
         self._watch: list[str] = []
+        self.record_run = None  # set by the window: gui.runs.recording.record_in_store
         self._drain_timer = QTimer(self, singleShot=True)
         self._drain_timer.timeout.connect(self._drain)
         self._signals = {Started: self.started, Step: self.step, Epoch: self.epoch,
@@ -219,7 +224,7 @@ class TrainingController(QObject):
         self._mailbox = _Mailbox()
         thread = QThread()
         thread.setObjectName("netcanvas-training")
-        worker = _Worker(trainer, self._mailbox, self.threads)
+        worker = _Worker(trainer, self._mailbox, self.threads, self.record_run)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Direct: quit from the worker's own thread, so it ends even while the GUI waits in shutdown.
