@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import fx, nn
 
 from engine.compiler import compile_network
+from engine.diagnose import locate_failure
 from engine.document import Document
 from engine.errors import NetCanvasError
 from engine.training.events import (
@@ -107,6 +108,7 @@ class Trainer:
         self._good_state: dict[str, dict[str, torch.Tensor]] = {}
         self._progress_start = 0
         self.generator = torch.Generator().manual_seed(self.seed)
+        self._failed_forward: tuple[nn.Module, tuple[torch.Tensor, ...], Exception] | None = None
 
     # ---- controls (any thread) ----------------------------------------------------
 
@@ -180,7 +182,7 @@ class Trainer:
             yield Failed(f"the GPU ran out of memory at step {self.step}: lower batch_size", self.step)
             return
         except Exception as exc:  # noqa: BLE001 - any failure must reach the person as a message
-            yield Failed(_describe_crash(exc), self.step)
+            yield Failed(self.describe_crash(exc), self.step)
             return
         self._publish_results()
         yield Finished(dict(self.metrics), self.stopped, time.perf_counter() - began)
@@ -293,8 +295,12 @@ class Trainer:
 
     def forward(self, model: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
         """The network's first output for `inputs`: the one place a forward pass runs."""
-        with self.forward_context():
-            return first_output(model(*inputs))
+        try:
+            with self.forward_context():
+                return first_output(model(*inputs))
+        except Exception as exc:
+            self._failed_forward = (model, inputs, exc)  # for the crash description: which block
+            raise
 
     def apply(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
               clip: float | None = None) -> float:
@@ -375,6 +381,19 @@ class Trainer:
         self._publish_results()
         save_bundle(self.doc, None, path)
         yield Checkpoint(self.step, epoch, str(path))
+
+    def describe_crash(self, exc: Exception) -> str:
+        """The block a forward pass failed in, with the shapes it got; else `_describe_crash`."""
+        if self._failed_forward is not None and self._failed_forward[2] is exc:
+            model, inputs, _ = self._failed_forward
+            names = [n for n, m in self.models.items() if m is model]
+            network = self.doc.networks.get(names[0]) if names else None
+            if isinstance(model, fx.GraphModule):
+                where = locate_failure(model, exc, inputs, network)
+                if where:
+                    prefix = f"{names[0]}: " if names and len(self.doc.networks) > 1 else ""
+                    return f"training failed at {prefix}{where}"
+        return _describe_crash(exc)
 
     def record(self, key: str, value: Any) -> None:
         self.history.record(key, value)
@@ -475,7 +494,12 @@ def _cpu_state(state: Any) -> Any:
 
 
 def _describe_crash(exc: Exception) -> str:
-    """One readable line for an unexpected exception, with where it happened."""
-    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    """One readable line for an unexpected exception, with where in NetCanvas it happened.
+
+    Frames inside torch are skipped: a file name in torch tells a person nothing.
+    """
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    ours = [f for f in frames if "/torch/" not in f.filename.replace("\\", "/")]
+    frame = ours[-1] if ours else None
     where = f" (in {frame.name}, {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" if frame else ""
     return f"training failed: {type(exc).__name__}: {exc}{where}"
