@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from engine.blocks.base import fmt_shape
 from engine.document import Edge, Network, Node
+from engine.fixes import Fix
 from gui.editor.edge_item import EdgeItem
 from gui.editor.geometry import CARD_WIDTH, HEADER, SCALE, snap, to_doc, to_scene
 from gui.editor.node_item import NodeItem
@@ -119,6 +120,12 @@ class EditorScene(QGraphicsScene):
         for edge in wires:
             if edge in self.edges:
                 self.edges[edge].update_path()
+
+    def apply_fix(self, fix: Fix) -> bool:
+        """A quick fix clicked on a card: one undo step, like the Problems panel's button."""
+        from gui.editor.fix_command import apply_quick_fix
+
+        return apply_quick_fix(self.session, fix)
 
     def apply_report(self) -> None:
         """Show the latest check: node states and shapes, and a label on every edge."""
