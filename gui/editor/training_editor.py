@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.training import schema
 from gui import theme
+from gui.editor.dataset_info import DatasetInfo
 from gui.editor.session import EditorSession
 from gui.editor.setting_fields import REMOVE, SettingField
 
@@ -82,6 +83,8 @@ class TrainingEditor(QScrollArea):
         self.options = QFormLayout(self.options_host)
         self.options.setContentsMargins(0, 0, 0, 0)
         self.form.addRow("", self.options_host)
+        self.dataset_info = DatasetInfo()
+        self.form.addRow("", self.dataset_info)
         for setting in schema.TOP_SETTINGS.values():
             if setting.key not in OWN_ROWS:
                 self._add_field(setting)
@@ -198,8 +201,14 @@ class TrainingEditor(QScrollArea):
             self._show_problems(task)
             if options:
                 self._build_options()
+            self._show_dataset_info()
         finally:
             self._quiet = False
+
+    def _show_dataset_info(self) -> None:
+        from engine.data import data_folder
+
+        self.dataset_info.show_for(self.training, data_folder(self.session.document))
 
     def _value(self, setting: schema.Setting) -> Any:
         if not setting.section:
