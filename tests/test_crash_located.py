@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from engine.diagnose import crash_line
 from engine.training import Failed, make_trainer
-from engine.training.base import _describe_crash
 from tests.helpers import iris_mlp
 
 
@@ -39,6 +39,6 @@ def test_a_crash_outside_the_network_names_no_file_inside_torch():
     try:
         torch.nn.functional.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 5]))
     except Exception as exc:  # noqa: BLE001
-        text = _describe_crash(exc)
+        text = crash_line(exc)
     assert text.startswith("training failed: IndexError: Target 5 is out of bounds")
     assert "functional.py" not in text

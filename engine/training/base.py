@@ -20,19 +20,20 @@ import contextlib
 import copy
 import threading
 import time
-import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from torch import fx, nn
+from torch import nn
 
 from engine.compiler import compile_network
-from engine.diagnose import locate_failure
+from engine.data.defaults import with_dataset_defaults
+from engine.diagnose import describe_crash
 from engine.document import Document
 from engine.errors import NetCanvasError
+from engine.training.early_stop import EarlyStopping
 from engine.training.events import (
     Activations,
     Checkpoint,
@@ -80,7 +81,7 @@ class Trainer:
     def __init__(self, doc: Document, options: RunOptions | None = None) -> None:
         self.doc = doc
         self.options = options or RunOptions()
-        self.training = doc.training
+        self.training = with_dataset_defaults(doc.training)  # unset epochs/lr: the dataset's
         self.seed = int(self.options.seed if self.options.seed is not None
                         else self.training.get("seed", 0))
         self.device = torch.device("cpu")
@@ -108,6 +109,7 @@ class Trainer:
         self._good_state: dict[str, dict[str, torch.Tensor]] = {}
         self._progress_start = 0
         self.generator = torch.Generator().manual_seed(self.seed)
+        self.early_stopping: EarlyStopping | None = None  # set when a run used it
         self._failed_forward: tuple[nn.Module, tuple[torch.Tensor, ...], Exception] | None = None
 
     # ---- controls (any thread) ----------------------------------------------------
@@ -167,6 +169,8 @@ class Trainer:
                 except StopRequested:
                     self.stopped = True  # a stopped run still reports how good its weights are
                 self.metrics = self.final_metrics()
+                if self.early_stopping is not None:
+                    self.metrics.update(self.early_stopping.summary())
             finally:
                 self._remove_hooks()
                 self.teardown()
@@ -182,7 +186,8 @@ class Trainer:
             yield Failed(f"the GPU ran out of memory at step {self.step}: lower batch_size", self.step)
             return
         except Exception as exc:  # noqa: BLE001 - any failure must reach the person as a message
-            yield Failed(self.describe_crash(exc), self.step)
+            yield Failed(describe_crash(exc, self._failed_forward, self.models, self.doc),
+                         self.step)
             return
         self._publish_results()
         yield Finished(dict(self.metrics), self.stopped, time.perf_counter() - began)
@@ -190,6 +195,7 @@ class Trainer:
     def loop(self) -> Iterator[Event]:
         """Epochs of steps; the episodic trainer replaces this with episodes."""
         self.remember_good_state()
+        early = EarlyStopping(self.training)
         for epoch in range(self.epoch, self.total_epochs):
             self.epoch = epoch
             self.begin_epoch()
@@ -202,11 +208,17 @@ class Trainer:
             for key, values in zip(self.history_keys, (train, val), strict=False):
                 self.record(key, values)
             self.remember_good_state()
+            stop = early.enabled and early.update(epoch + 1, val, self.models)
+            self.converged = self.converged or stop
             yield Epoch(epoch + 1, train, val, 1.0 if self.converged else self.progress(epoch + 1))
             yield from self.epoch_ended(epoch + 1)
             yield from self.after_epoch()
             if self.converged:
                 break
+        if early.enabled:
+            early.restore_best(self.models)
+            self.weights_restored()
+            self.early_stopping = early
 
     def _epoch_steps(self, epoch: int) -> Iterator[Event]:
         """One epoch's steps, one Step event each (the loop's hot path: keep it lean)."""
@@ -275,6 +287,9 @@ class Trainer:
         """The rate Step events report: the first optimizer's (the generator's for a GAN)."""
         optimizer = next(iter(self.optimizers.values()), None)
         return optimizer.param_groups[0]["lr"] if optimizer is not None else 0.0
+
+    def weights_restored(self) -> None:
+        """Earlier weights were put back (early stopping): drop anything cached about them."""
 
     def extra_state(self) -> dict[str, Any]:
         """What else a resumed run needs to continue exactly (tensors, numbers, strings)."""
@@ -382,19 +397,6 @@ class Trainer:
         save_bundle(self.doc, None, path)
         yield Checkpoint(self.step, epoch, str(path))
 
-    def describe_crash(self, exc: Exception) -> str:
-        """The block a forward pass failed in, with the shapes it got; else `_describe_crash`."""
-        if self._failed_forward is not None and self._failed_forward[2] is exc:
-            model, inputs, _ = self._failed_forward
-            names = [n for n, m in self.models.items() if m is model]
-            network = self.doc.networks.get(names[0]) if names else None
-            if isinstance(model, fx.GraphModule):
-                where = locate_failure(model, exc, inputs, network)
-                if where:
-                    prefix = f"{names[0]}: " if names and len(self.doc.networks) > 1 else ""
-                    return f"training failed at {prefix}{where}"
-        return _describe_crash(exc)
-
     def record(self, key: str, value: Any) -> None:
         self.history.record(key, value)
 
@@ -491,15 +493,3 @@ def _cpu_state(state: Any) -> Any:
     if isinstance(state, list):
         return [_cpu_state(v) for v in state]
     return copy.deepcopy(state)
-
-
-def _describe_crash(exc: Exception) -> str:
-    """One readable line for an unexpected exception, with where in NetCanvas it happened.
-
-    Frames inside torch are skipped: a file name in torch tells a person nothing.
-    """
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    ours = [f for f in frames if "/torch/" not in f.filename.replace("\\", "/")]
-    frame = ours[-1] if ours else None
-    where = f" (in {frame.name}, {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" if frame else ""
-    return f"training failed: {type(exc).__name__}: {exc}{where}"

@@ -317,7 +317,33 @@ class TrainingEditor(QScrollArea):
             value: Any = {"name": name, **keep}
         else:
             value = name
-        self.session.set_training("dataset", value)
+        self._pick_dataset(value)
+
+    def _pick_dataset(self, value: Any) -> None:
+        """Set the dataset and its own epochs and learning rate (engine/data/defaults.py)
+        as one undo step, so a new document trains to a sensible accuracy as it is."""
+        from engine.data.defaults import dataset_defaults
+
+        defaults = dataset_defaults({"dataset": value})
+        if self.session.locked or not defaults:
+            self.session.set_training("dataset", value)
+            return
+        stack = self.session.undo_stack
+        stack.beginMacro(f"Pick dataset {self._dataset_label(value)}")
+        try:
+            self.session.set_training("dataset", value)
+            if "epochs" in defaults:
+                self.session.set_training("epochs", defaults["epochs"])
+            if "lr" in defaults:
+                optimizer = self._section("optimizer")
+                optimizer["lr"] = defaults["lr"]
+                self.session.set_training("optimizer", optimizer)
+        finally:
+            stack.endMacro()
+
+    @staticmethod
+    def _dataset_label(value: Any) -> str:
+        return value.get("name", "") if isinstance(value, dict) else str(value)
 
     def _set_option(self, key: str, text: str) -> None:
         if self.session is None:

@@ -1,0 +1,50 @@
+"""Picking a dataset in the Training tab brings its epochs and learning rate (one undo
+step), and early stopping is a section of the tab."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.readwrite import document_to_json
+from gui.editor.session import EditorSession
+from gui.editor.training_editor import TrainingEditor
+from tests.helpers import iris_mlp
+
+
+@pytest.fixture
+def editor(qtbot):
+    doc = iris_mlp(dataset="xor", epochs=3, optimizer={"name": "sgd", "lr": 0.5})
+    session = EditorSession(doc)
+    form = TrainingEditor()
+    qtbot.addWidget(form)
+    form.set_session(session)
+    form.show()
+    yield form
+    form.set_session(None)
+
+
+def test_picking_a_dataset_applies_its_defaults_as_one_undoable_edit(editor):
+    doc = editor.session.document
+    before, steps = document_to_json(doc), editor.session.undo_stack.count()
+    editor.dataset.setCurrentText("iris")
+    assert doc.training["dataset"] == "iris" and doc.training["epochs"] == 50
+    assert doc.training["optimizer"] == {"name": "sgd", "lr": 0.01}  # the name is kept
+    assert editor.epochs.value() == 50 and editor.lr.value() == pytest.approx(0.01)
+    assert editor.session.undo_stack.count() == steps + 1
+    editor.session.undo_stack.undo()
+    assert document_to_json(doc) == before
+
+
+def test_a_dataset_without_defaults_changes_only_the_dataset(editor):
+    doc = editor.session.document
+    editor.dataset.setCurrentText("sine")
+    assert doc.training["dataset"] == "sine" and doc.training["epochs"] == 3
+
+
+def test_early_stopping_is_shown_and_edits_its_section(editor):
+    patience = editor.fields["early_stopping.patience"].widget
+    assert editor.form.isRowVisible(patience)
+    patience.setValue(4)
+    assert editor.session.document.training["early_stopping"] == {"patience": 4}
+    editor.task.setCurrentText("dqn")
+    assert not editor.form.isRowVisible(patience)
