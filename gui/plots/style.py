@@ -178,9 +178,13 @@ def fast_plot(plot: pg.PlotItem) -> pg.PlotItem:
     return plot
 
 
-def legend(plot: pg.PlotItem, offset: tuple[int, int] = (-10, 10)) -> pg.LegendItem:
-    item = plot.addLegend(offset=offset, labelTextColor=PANEL_TEXT, labelTextSize="8.5pt",
-                          brush=pg.mkBrush(27, 29, 33, 170), pen=pg.mkPen(60, 64, 72))
+def legend(plot: pg.PlotItem, columns: int = 4) -> pg.LegendItem:
+    """A one-line legend in its own row between the title and the data, so it never covers
+    a curve (a legend floating over the view box hid the accuracy climbing into it)."""
+    item = pg.LegendItem(colCount=columns, labelTextColor=PANEL_TEXT, labelTextSize="8.5pt",
+                         verSpacing=-6, horSpacing=12)
+    plot.layout.addItem(item, 1, 1)  # the hidden top axis's row
+    plot.legend = item  # plot(name=...) adds its curve here
     return item
 
 
