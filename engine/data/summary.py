@@ -29,10 +29,16 @@ class DatasetSummary:
     splits: dict[str, int] = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
     note: str = ""  # why the sample counts are missing
+    columns: tuple[str, ...] = ()  # a CSV's header, to choose the target column from
+    target_column: str = ""
 
     def lines(self) -> list[str]:
         """The summary as short lines: "input N×4", "3 classes: setosa, …", "samples …"."""
         out = [f"input {', '.join(f'{k} {fmt_shape(s)}' for k, s in self.inputs.items())}"]
+        if self.columns:
+            features = [c for c in self.columns if c != self.target_column]
+            out.append(f"{len(features)} feature columns: {', '.join(features[:8])}"
+                       + (" …" if len(features) > 8 else "") + f"; target: {self.target_column}")
         if self.num_classes:
             names = ", ".join(self.class_names[:6]) + (" …" if len(self.class_names) > 6 else "")
             out.append(f"{self.num_classes} classes" + (f": {names}" if names else ""))
@@ -73,7 +79,18 @@ def _cached(spec_json: str, stamp: tuple, seed: int) -> DatasetSummary:
     groups = getattr(data, "splits", None) or getattr(data, "masks", {})
     splits = {k: int(v.sum()) if v.dtype == bool else len(v) for k, v in groups.items()}
     names = tuple(str(n) for n in (getattr(data, "class_names", None) or ()))
-    return DatasetSummary(**{**base.__dict__, "splits": splits, "class_names": names})
+    info = getattr(data, "info", {})
+    columns = tuple(_csv_header(spec)) if name == "csv" else ()
+    return DatasetSummary(**{**base.__dict__, "splits": splits, "class_names": names,
+                             "columns": columns, "target_column": str(info.get("target", ""))})
+
+
+def _csv_header(spec: dict[str, Any]) -> list[str]:
+    from engine.data.csv_table import open_csv
+
+    header, _, handle, _ = open_csv(Path(spec["path"]).expanduser())
+    handle.close()
+    return header
 
 
 def _on_disk(name: str) -> bool:

@@ -28,6 +28,7 @@ class DatasetInfo(QLabel):
     """Shows the summary of the dataset last asked for (`show_for`)."""
 
     shown = Signal(str)  # the text now on display (a summary or why there is none)
+    summarised = Signal(object)  # the DatasetSummary on display (None: none)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -36,14 +37,14 @@ class DatasetInfo(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tasks = BackgroundTasks(self)
-        self.cache: dict[str, str] = {}
+        self.cache: dict[str, Any] = {}  # key -> DatasetSummary, or the error text
         self._wanted: str | None = None
 
     def show_for(self, training: dict[str, Any], base: Path | None) -> None:
         """Show `training.dataset`'s summary: at once when known, else after a background job."""
         if "dataset" not in training:
             self._wanted = None
-            self._display("")
+            self._display(None)
             return
         key = _key(training, base)
         if key == self._wanted and key in self.cache:
@@ -56,22 +57,25 @@ class DatasetInfo(QLabel):
         self.setText("reading the dataset…")
         snapshot = json.loads(json.dumps(training, default=str))
 
-        def job() -> str:
+        def job() -> Any:
             from engine.data.summary import dataset_summary
 
-            return "\n".join(dataset_summary(snapshot, base).lines())
+            return dataset_summary(snapshot, base)
 
         self.tasks.start(job, lambda text: self._arrived(key, text),
                          lambda message: self._arrived(key, f"could not read: {message}"))
 
-    def _arrived(self, key: str, text: str) -> None:
-        self.cache[key] = text
+    def _arrived(self, key: str, found: Any) -> None:
+        self.cache[key] = found
         if key == self._wanted:
-            self._display(text)
+            self._display(found)
 
-    def _display(self, text: str) -> None:
-        error = text.startswith("could not read")
+    def _display(self, found: Any) -> None:
+        """Show a DatasetSummary, an error text, or nothing (None)."""
+        error = isinstance(found, str)
+        text = found if error else "\n".join(found.lines()) if found is not None else ""
         self.setStyleSheet(f"color: {(theme.ERROR if error else theme.TEXT_DIM).name()};")
         self.setText(text)
         self.setVisible(bool(text))
+        self.summarised.emit(None if error else found)
         self.shown.emit(text)

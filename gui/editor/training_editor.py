@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.training import schema
 from gui import theme
+from gui.editor import own_data
 from gui.editor.dataset_info import DatasetInfo
 from gui.editor.session import EditorSession
 from gui.editor.setting_fields import REMOVE, SettingField
@@ -85,6 +86,9 @@ class TrainingEditor(QScrollArea):
         self.form.addRow("", self.options_host)
         self.dataset_info = DatasetInfo()
         self.form.addRow("", self.dataset_info)
+        self.pick_path = own_data.pick_path  # tests answer the file dialog themselves
+        self.target_box: QComboBox | None = None
+        self.dataset_info.summarised.connect(self._show_columns)
         for setting in schema.TOP_SETTINGS.values():
             if setting.key not in OWN_ROWS:
                 self._add_field(setting)
@@ -279,16 +283,34 @@ class TrainingEditor(QScrollArea):
         declared = dict(entry.options) if entry else {}
         for key in [k for k in spec if k != "name" and k not in declared]:
             declared[key] = ""
+        self.target_box = None
         for key, doc in declared.items():
-            field = QLineEdit(json.dumps(spec[key]) if key in spec else "")
-            field.setPlaceholderText("default")
-            field.setToolTip(doc or key)
-            field.setObjectName(f"dataset_{key}")
-            field.textEdited.connect(lambda text, k=key: self._set_option(k, text))
             label = QLabel(key)
             label.setToolTip(doc or key)
-            self.options.addRow(label, field)
+            self.options.addRow(label, self._option_widget(spec, key, doc))
         self.options_host.setVisible(bool(declared))
+
+    def _option_widget(self, spec: dict[str, Any], key: str, doc: str) -> QWidget:
+        """A text field per option; own data gets Browse… and the CSV a target column list."""
+        name = spec.get("name", "")
+        if name == "csv" and key == "target":
+            self.target_box = own_data.target_box(
+                spec.get("target"), lambda column: self._set_option("target", json.dumps(column)))
+            return self.target_box
+        field = QLineEdit(json.dumps(spec[key]) if key in spec else "")
+        field.setPlaceholderText("default")
+        field.setToolTip(doc or key)
+        field.setObjectName(f"dataset_{key}")
+        field.textEdited.connect(lambda text, k=key: self._set_option(k, text))
+        if key != "path" or name not in own_data.PATH_KINDS:
+            return field
+        return own_data.path_row(
+            field, name, lambda: self.pick_path(self, name, str(spec.get("path", ""))),
+            lambda path: self._set_option("path", json.dumps(path)))
+
+    def _show_columns(self, summary: Any) -> None:
+        if self.target_box is not None and summary is not None and summary.columns:
+            own_data.show_columns(self.target_box, summary.columns, summary.target_column)
 
     # ---- edits -------------------------------------------------------------------------
 
