@@ -17,6 +17,8 @@ from PySide6.QtGui import QColor, QFont
 BACKGROUND = "#1b1d21"  # the editor canvas colour (gui.theme.BACKGROUND)
 PANEL_TEXT = "#d6dae0"
 AXIS = "#8d939c"
+# Per theme (gui.theme.use calls `use`): panels built afterwards take these colours.
+SCHEMES = {"dark": ("#1b1d21", "#d6dae0", "#8d939c"), "light": ("#f4f5f7", "#2a2f36", "#5f6670")}
 GRID_ALPHA = 0.12
 FAINT_ALPHA = 70  # of 255, for raw per-step values under their smoothed curve
 GHOST_ALPHA = 90  # of 255, for the newest previous run; older ones fade further
@@ -34,6 +36,12 @@ COLORS = {
 }
 SERIES = ["blue", "orange", "green", "purple", "teal", "red", "yellow", "grey"]
 COLORMAP = "viridis"
+
+
+def use(scheme: str) -> None:
+    """The plot background, text and axis colours of `scheme` ("dark" or "light")."""
+    global BACKGROUND, PANEL_TEXT, AXIS
+    BACKGROUND, PANEL_TEXT, AXIS = SCHEMES[scheme]
 
 
 def color(name: str, alpha: int = 255) -> QColor:
