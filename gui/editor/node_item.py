@@ -166,7 +166,7 @@ class NodeItem(QGraphicsItem):
         errors = list(report.errors) if report else []
         warnings = list(report.warnings) if report else []
         fm = fonts()["small_fm"]
-        fixes = [fm.elidedText(f"🔧 Fix: {fix.description}", Qt.TextElideMode.ElideRight,
+        fixes = [fm.elidedText(f"→ Fix: {fix.description}", Qt.TextElideMode.ElideRight,
                                CARD_WIDTH - 20) for fix in (report.fixes if report else [])]
         return {"params": params, "shapes": shapes,
                 "count": (f"{fmt_count(report.parameters)} params"
@@ -236,6 +236,11 @@ class NodeItem(QGraphicsItem):
         messages = len(lines["errors"]) + len(lines["warnings"]) + len(lines["fixes"])
         extra = messages * MESSAGE_ROW + (4 if messages else 0)
         return self._footer_top() + shape_rows * ROW + extra + PAD
+
+    @property
+    def compact_height(self) -> float:
+        """The card's height without its messages (what the person laid out around)."""
+        return self._footer_top() + max(1, len(self._lines["shapes"])) * ROW + PAD
 
     def _place_ports(self) -> None:
         top = HEADER + PAD / 2 + ROW / 2

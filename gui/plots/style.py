@@ -191,7 +191,10 @@ def legend(plot: pg.PlotItem, columns: int = 4) -> pg.LegendItem:
     a curve (a legend floating over the view box hid the accuracy climbing into it)."""
     item = pg.LegendItem(colCount=columns, labelTextColor=PANEL_TEXT, labelTextSize="8.5pt",
                          verSpacing=-6, horSpacing=12)
-    plot.layout.addItem(item, 1, 1)  # the hidden top axis's row
+    top = plot.getAxis("top")
+    plot.layout.removeItem(top)  # the top axis is never shown: its cell holds the legend
+    top.hide()
+    plot.layout.addItem(item, 1, 1)
     plot.legend = item  # plot(name=...) adds its curve here
     return item
 
