@@ -68,3 +68,17 @@ def test_a_named_dataset_has_no_browse_button(editor):
     editor.dataset.setCurrentText("digits")
     assert not [w for w in editor.options_host.findChildren(object)
                 if w.objectName() == "browseData"]
+
+
+def test_a_relative_csv_path_is_read_from_the_documents_folder(window, qtbot, table):
+    from engine import save_document
+    from tests.helpers import chain_document
+
+    doc = chain_document([("Linear", {"out_features": 2})],
+                         {"task": "classification", "dataset": {"name": "csv", "path": table.name}})
+    path = table.parent / "doc.json"
+    save_document(doc, path)
+    assert window.open_path(str(path))
+    window.session.check_now()
+    assert window.session.reports["main"].ok, window.session.reports["main"].errors
+    assert window.session.reports["main"].nodes["x"].outputs["out"] == (None, 2)

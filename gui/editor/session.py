@@ -40,9 +40,9 @@ CHECK_DELAY_MS = 20
 def _dataset_lookup(doc: Document):
     """Dataset shapes for the *current* training setup (the engine caches per spec)."""
     def lookup():
-        from engine.data import input_shapes
+        from engine.data import data_folder, input_shapes
 
-        return input_shapes(doc.training)
+        return input_shapes(doc.training, data_folder(doc))  # relative paths: the doc's folder
 
     return lookup
 
