@@ -13,7 +13,8 @@ from tests.helpers import iris_mlp
 
 @pytest.fixture
 def editor(qtbot):
-    doc = iris_mlp(dataset="xor", epochs=3, optimizer={"name": "sgd", "lr": 0.5})
+    doc = iris_mlp(dataset="xor", optimizer={"name": "sgd"})
+    del doc.training["epochs"]  # as File ▸ New leaves them: the person chose none
     session = EditorSession(doc)
     form = TrainingEditor()
     qtbot.addWidget(form)
@@ -38,7 +39,22 @@ def test_picking_a_dataset_applies_its_defaults_as_one_undoable_edit(editor):
 def test_a_dataset_without_defaults_changes_only_the_dataset(editor):
     doc = editor.session.document
     editor.dataset.setCurrentText("sine")
-    assert doc.training["dataset"] == "sine" and doc.training["epochs"] == 3
+    assert doc.training["dataset"] == "sine" and "epochs" not in doc.training
+
+
+def test_the_persons_own_epochs_and_rate_are_kept(editor):
+    doc = editor.session.document
+    editor.epochs.setValue(7)
+    editor.lr.setValue(0.2)
+    editor.dataset.setCurrentText("iris")
+    assert doc.training["epochs"] == 7 and doc.training["optimizer"]["lr"] == 0.2
+
+
+def test_the_previous_datasets_defaults_give_way_to_the_new_ones(editor):
+    doc = editor.session.document
+    editor.dataset.setCurrentText("iris")
+    editor.dataset.setCurrentText("digits")
+    assert doc.training["epochs"] == 20 and doc.training["optimizer"]["lr"] == 0.003
 
 
 def test_early_stopping_is_shown_and_edits_its_section(editor):

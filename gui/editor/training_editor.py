@@ -34,6 +34,7 @@ from gui.editor.setting_fields import REMOVE, SettingField
 
 # The form's first rows, with their own widgets; every other declared setting follows.
 OWN_ROWS = ("task", "dataset")
+DEFAULT_KEYS = {"epochs": ("", "epochs"), "lr": ("optimizer", "lr")}  # (section, key)
 
 
 def dataset_entries() -> dict[str, Any]:
@@ -342,24 +343,29 @@ class TrainingEditor(QScrollArea):
         self._pick_dataset(value)
 
     def _pick_dataset(self, value: Any) -> None:
-        """Set the dataset and its own epochs and learning rate (engine/data/defaults.py)
-        as one undo step, so a new document trains to a sensible accuracy as it is."""
+        """Set the dataset and, as the same undo step, its own epochs and learning rate
+        (engine/data/defaults.py) where the person has not chosen theirs: unset, the
+        schema's default, or the previous dataset's."""
         from engine.data.defaults import dataset_defaults
 
-        defaults = dataset_defaults({"dataset": value})
-        if self.session.locked or not defaults:
+        training = self.training
+        optimizer = self._section("optimizer")
+        before = dataset_defaults(training)
+        current = {"epochs": training.get("epochs"), "lr": optimizer.get("lr")}
+        chosen = {k: v for k, v in dataset_defaults({"dataset": value}).items()
+                  if current[k] in (None, schema.default(*DEFAULT_KEYS[k]), before.get(k))
+                  and current[k] != v}
+        if self.session.locked or not chosen:
             self.session.set_training("dataset", value)
             return
         stack = self.session.undo_stack
         stack.beginMacro(f"Pick dataset {self._dataset_label(value)}")
         try:
             self.session.set_training("dataset", value)
-            if "epochs" in defaults:
-                self.session.set_training("epochs", defaults["epochs"])
-            if "lr" in defaults:
-                optimizer = self._section("optimizer")
-                optimizer["lr"] = defaults["lr"]
-                self.session.set_training("optimizer", optimizer)
+            if "epochs" in chosen:
+                self.session.set_training("epochs", chosen["epochs"])
+            if "lr" in chosen:
+                self.session.set_training("optimizer", {**optimizer, "lr": chosen["lr"]})
         finally:
             stack.endMacro()
 
