@@ -64,3 +64,14 @@ def test_early_stopping_is_shown_and_edits_its_section(editor):
     assert editor.session.document.training["early_stopping"] == {"patience": 4}
     editor.task.setCurrentText("dqn")
     assert not editor.form.isRowVisible(patience)
+
+
+def test_unset_epochs_and_rate_show_what_the_trainer_will_use(qtbot):
+    doc = iris_mlp(optimizer={"name": "adam"})
+    del doc.training["epochs"]
+    form = TrainingEditor()
+    qtbot.addWidget(form)
+    form.set_session(EditorSession(doc))
+    assert form.epochs.value() == 50 and form.lr.value() == pytest.approx(0.01)
+    assert "epochs" not in doc.training  # shown, not written
+    form.set_session(None)

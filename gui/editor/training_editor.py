@@ -216,9 +216,18 @@ class TrainingEditor(QScrollArea):
         self.dataset_info.show_for(self.training, data_folder(self.session.document))
 
     def _value(self, setting: schema.Setting) -> Any:
+        """The document's value; unset epochs and rate show what the trainer will use
+        (the dataset's own, engine/data/defaults.py) rather than the schema's."""
         if not setting.section:
-            return self.training.get(setting.key)
-        return self._section(setting.section).get(setting.key)
+            value = self.training.get(setting.key)
+        else:
+            value = self._section(setting.section).get(setting.key)
+        own = [k for k, where in DEFAULT_KEYS.items() if where == (setting.section, setting.key)]
+        if value is None and own:
+            from engine.data.defaults import dataset_defaults
+
+            return dataset_defaults(self.training).get(own[0])
+        return value
 
     def _section(self, name: str) -> dict[str, Any]:
         raw = self.training.get(name)
