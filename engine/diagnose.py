@@ -6,21 +6,19 @@ about their canvas. `locate_failure` re-runs the compiled network node by node
 with torch.fx's Interpreter, stops at the node that raises, and says which
 block it was and what shapes went in.
 
-A trainer calls it from its crash handler, for example in
-`Trainer.run`'s `except Exception` branch (engine/training/base.py):
-
-    where = locate_failure(model, exc, (xb,), doc.network("main"))
-    yield Failed(where or _describe_crash(exc), self.step)
+`Trainer.run`'s crash handler (engine/training/base.py) calls `describe_crash`
+with the forward pass that raised, which `Trainer.forward` remembers.
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import torch
-from torch import fx
+from torch import fx, nn
 
-from engine.document import Network
+from engine.document import Document, Network
 
 
 class _Tracer(fx.Interpreter):
@@ -89,4 +87,32 @@ def _block_name(module: fx.GraphModule, node: fx.Node) -> str:
     return getattr(node.target, "__name__", str(node.target))
 
 
-__all__ = ["locate_failure"]
+def describe_crash(exc: Exception, failed: tuple[nn.Module, tuple[Any, ...], Exception] | None,
+                   models: dict[str, nn.Module], doc: Document) -> str:
+    """One line for a crash: the block a forward pass failed in, else where in NetCanvas.
+
+    `failed` is (model, inputs, exception) of the last forward pass that raised; it is
+    used only when that exception is `exc`.
+    """
+    if failed is not None and failed[2] is exc and isinstance(failed[0], fx.GraphModule):
+        model, inputs, _ = failed
+        names = [n for n, m in models.items() if m is model]
+        network = doc.networks.get(names[0]) if names else None
+        where = locate_failure(model, exc, inputs, network)
+        if where:
+            prefix = f"{names[0]}: " if names and len(doc.networks) > 1 else ""
+            return f"training failed at {prefix}{where}"
+    return crash_line(exc)
+
+
+def crash_line(exc: Exception) -> str:
+    """The exception with the last frame of NetCanvas's own code (frames in torch skipped:
+    a file name inside torch tells a person nothing)."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    ours = [f for f in frames if "/torch/" not in f.filename.replace("\\", "/")]
+    frame = ours[-1] if ours else None
+    where = f" (in {frame.name}, {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" if frame else ""
+    return f"training failed: {type(exc).__name__}: {exc}{where}"
+
+
+__all__ = ["crash_line", "describe_crash", "locate_failure"]

@@ -80,6 +80,28 @@ def needs(training: dict[str, Any], facts: Any) -> dict[str, Need]:
     return {}
 
 
+def expectation(doc: Document, network: str) -> str | None:
+    """What training will feed network `network`'s output to, in words, or None.
+
+    "cross_entropy expects N×10 here for digits: one score per class; …" (the Output
+    block's inspector shows it). Reads the cached dataset facts; None when unknown.
+    """
+    from engine.data import data_folder, dataset_facts
+    from engine.errors import NetCanvasError
+
+    try:
+        facts = dataset_facts(doc.training, data_folder(doc))
+    except NetCanvasError:
+        return None
+    need = needs(doc.training, facts).get(network) if facts is not None else None
+    if need is None:
+        return None
+    task = doc.training.get("task", "classification")
+    loss = str(doc.training.get("loss") or DEFAULT_LOSS.get(task, task))
+    wanted = fmt_shape(need.shape) if need.exact else f"{_per_sample(need.shape)} values per sample"
+    return f"{loss} expects {wanted} for {doc.training['dataset']}: {need.why}"
+
+
 def first_output(network: Network) -> str | None:
     """The Output whose value the trainer reads (the first in the compiled tuple)."""
     return next((n for n in network.topological_order() if network.nodes[n].block == "Output"),
@@ -226,4 +248,4 @@ def clone(network: Network) -> Network:
     return copy
 
 
-__all__ = ["Need", "check_task", "clone", "first_output", "needs"]
+__all__ = ["Need", "check_task", "clone", "expectation", "first_output", "needs"]

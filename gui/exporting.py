@@ -65,6 +65,12 @@ class ExportCommands(QObject):
             action = menu.addAction(text)
             action.triggered.connect(lambda checked=False, f=fmt: self.export_as(f))
             self.actions[fmt] = action
+        menu.addSeparator()
+        for suffix in ("png", "svg"):
+            action = menu.addAction(f"Diagram as {suffix.upper()}…")
+            action.setStatusTip("A picture of the current network's canvas")
+            action.triggered.connect(lambda checked=False, s=suffix: self.export_diagram(s))
+            self.actions[f"diagram_{suffix}"] = action
         file_menu.addAction(self.import_action)
         run_menu.addSeparator()
         run_menu.addAction(self.save_trained_action)
@@ -89,6 +95,30 @@ class ExportCommands(QObject):
         done = self._bundle_saved(path) if fmt == "bundle" else self._exported
         w.tasks.start(lambda: _export(twin, fmt, path), done,
                       lambda message: self._background_failed("Export failed", message))
+        return True
+
+    def export_diagram(self, suffix: str) -> bool:
+        """The current network's canvas as a .png or .svg (drawing: on the GUI thread)."""
+        from gui.diagram_export import export_diagram
+
+        w = self.window
+        scene = w.current_scene()
+        if scene is None:
+            return False
+        stem = Path(w.path).stem if w.path else w.session.document.name.replace(" ", "_")
+        path = w.dialogs.export_path(f"Export Diagram as {suffix.upper()}",
+                                     f"{stem}_{scene.network_name}.{suffix}",
+                                     f"{suffix.upper()} images (*.{suffix})", False)
+        if not path:
+            return False
+        if not path.lower().endswith(f".{suffix}"):
+            path += f".{suffix}"
+        try:
+            export_diagram(scene, path, w.session.document.name)
+        except (OSError, ValueError) as exc:
+            self._background_failed("Export failed", str(exc))
+            return False
+        self._exported([f"exported diagram {path}"])
         return True
 
     def _bundle_saved(self, path: str):

@@ -44,6 +44,7 @@ from gui.files import FileCommands
 from gui.help import HelpCommands
 from gui.recovery import AUTOSAVE_MS, Autosaver
 from gui.run_control import RunControl
+from gui.theme_menu import ThemeMenu
 
 PLOTS_HEIGHT = 400  # px: enough for three rows of readable curves
 PASTE_OFFSET = (30.0, 30.0)  # document units, for paste without a cursor and duplicate
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.exports = ExportCommands(self)
         self.run_control = RunControl(self)
         self.help = HelpCommands(self)
+        self.theme_menu = ThemeMenu(self, self.menus.view)  # View ▸ Theme (issue 12, edge 13)
         submenus = self.files.fill_menu(self.menus.file)
         self.menus.presets, self.menus.recent = submenus.presets, submenus.recent
         self.menus.file.addSeparator()

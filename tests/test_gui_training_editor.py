@@ -131,20 +131,3 @@ def test_the_schemas_findings_show_under_the_form_and_on_the_field(editor):
     _undo_all(editor)
     assert not editor.form.isRowVisible(editor.problems)
     assert not editor.fields["optimizer.lr"].widget.property("invalid")
-
-
-def test_the_dataset_line_says_what_the_dataset_is(editor, qtbot):
-    """Input shape at once, then classes and samples per split from a background load."""
-    info = editor.dataset_info
-    assert info.text().startswith("arrays · x: N×4")
-    qtbot.waitUntil(lambda: "3 classes · 105 / 22 / 23 samples (train/val/test)" in info.text(),
-                    timeout=30_000)
-    editor.dataset.setCurrentText("karate")
-    assert info.text().startswith("graph · adjacency: 34×34")
-    qtbot.waitUntil(lambda: "34 nodes" in info.text() and "2 classes" in info.text(),
-                    timeout=30_000)
-    editor.session.set_training("dataset", "nowhere")
-    assert "unknown dataset 'nowhere'" in info.text()
-    editor.session.set_training("dataset", "mnist")
-    qtbot.waitUntil(lambda: "downloaded on the first run" in info.text(), timeout=30_000)
-    editor._background.wait()

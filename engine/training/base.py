@@ -20,7 +20,6 @@ import contextlib
 import copy
 import threading
 import time
-import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +29,13 @@ import torch
 from torch import nn
 
 from engine.compiler import compile_network, network_report
+from engine.data.defaults import with_dataset_defaults
+from engine.diagnose import describe_crash
 from engine.document import Document
 from engine.errors import NetCanvasError
 from engine.shapes import NetworkReport
 from engine.training.capture import ActivationCapture
+from engine.training.early_stop import EarlyStopping
 from engine.training.events import (
     Activations,
     Checkpoint,
@@ -83,7 +85,7 @@ class Trainer:
     def __init__(self, doc: Document, options: RunOptions | None = None) -> None:
         self.doc = doc
         self.options = options or RunOptions()
-        self.training = doc.training
+        self.training = with_dataset_defaults(doc.training)  # unset epochs/lr: the dataset's
         self.seed = int(self.options.seed if self.options.seed is not None
                         else value(self.training, "seed"))
         self.device = torch.device("cpu")
@@ -107,6 +109,8 @@ class Trainer:
         self._good_state: dict[str, dict[str, torch.Tensor]] = {}
         self._progress_start = 0
         self.generator = torch.Generator().manual_seed(self.seed)
+        self.early_stopping: EarlyStopping | None = None  # set when a run used it
+        self._failed_forward: tuple[nn.Module, tuple[torch.Tensor, ...], Exception] | None = None
 
     # ---- controls (any thread) ----------------------------------------------------
 
@@ -164,6 +168,8 @@ class Trainer:
                 except StopRequested:
                     self.stopped = True  # a stopped run still reports how good its weights are
                 self.metrics = self.final_metrics()
+                if self.early_stopping is not None:
+                    self.metrics.update(self.early_stopping.summary())
             finally:
                 self.capture.remove()
                 self.teardown()
@@ -179,7 +185,8 @@ class Trainer:
             yield Failed(f"the GPU ran out of memory at step {self.step}: lower batch_size", self.step)
             return
         except Exception as exc:  # noqa: BLE001 - any failure must reach the person as a message
-            yield Failed(_describe_crash(exc), self.step)
+            yield Failed(describe_crash(exc, self._failed_forward, self.models, self.doc),
+                         self.step)
             return
         self._publish_results()
         yield Finished(dict(self.metrics), self.stopped, time.perf_counter() - began)
@@ -187,6 +194,7 @@ class Trainer:
     def loop(self) -> Iterator[Event]:
         """Epochs of steps; the episodic trainer replaces this with episodes."""
         self.remember_good_state()
+        early = EarlyStopping(self.training)
         for epoch in range(self.epoch, self.total_epochs):
             self.epoch = epoch
             self.begin_epoch()
@@ -199,11 +207,17 @@ class Trainer:
             for key, values in zip(self.history_keys, (train, val), strict=False):
                 self.record(key, values)
             self.remember_good_state()
+            stop = early.enabled and early.update(epoch + 1, val, self.models)
+            self.converged = self.converged or stop
             yield Epoch(epoch + 1, train, val, 1.0 if self.converged else self.progress(epoch + 1))
             yield from self.epoch_ended(epoch + 1)
             yield from self.after_epoch()
             if self.converged:
                 break
+        if early.enabled:
+            early.restore_best(self.models)
+            self.weights_restored()
+            self.early_stopping = early
 
     def _epoch_steps(self, epoch: int) -> Iterator[Event]:
         """One epoch's steps, one Step event each (the loop's hot path: keep it lean)."""
@@ -273,6 +287,9 @@ class Trainer:
         optimizer = next(iter(self.optimizers.values()), None)
         return optimizer.param_groups[0]["lr"] if optimizer is not None else 0.0
 
+    def weights_restored(self) -> None:
+        """Earlier weights were put back (early stopping): drop anything cached about them."""
+
     def extra_state(self) -> dict[str, Any]:
         """What else a resumed run needs to continue exactly (tensors, numbers, strings)."""
         return {}
@@ -292,8 +309,12 @@ class Trainer:
 
     def forward(self, model: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
         """The network's first output for `inputs`: the one place a forward pass runs."""
-        with self.forward_context():
-            return first_output(model(*inputs))
+        try:
+            with self.forward_context():
+                return first_output(model(*inputs))
+        except Exception as exc:
+            self._failed_forward = (model, inputs, exc)  # for the crash description: which block
+            raise
 
     def apply(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
               clip: float | None = None) -> float:
@@ -439,10 +460,3 @@ def _cpu_state(state: Any) -> Any:
     if isinstance(state, list):
         return [_cpu_state(v) for v in state]
     return copy.deepcopy(state)
-
-
-def _describe_crash(exc: Exception) -> str:
-    """One readable line for an unexpected exception, with where it happened."""
-    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    where = f" (in {frame.name}, {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno})" if frame else ""
-    return f"training failed: {type(exc).__name__}: {exc}{where}"

@@ -124,6 +124,9 @@ class SupervisedTrainer(Trainer):
                 for b in batches(idx, max(self.batch_size, 256), None)]
         return torch.cat(outs), self.y[idx].to(self.device)
 
+    def weights_restored(self) -> None:
+        self._evaluated.clear()
+
     def evaluate(self, split: str, outputs: tuple | None = None) -> dict[str, float]:
         """A split's loss and metrics; the same weights are evaluated only once."""
         if self._evaluated.get(split, (None,))[0] == self.step:

@@ -6,6 +6,8 @@ from the latest check report. It paints nothing it could not recompute.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
@@ -18,26 +20,29 @@ from gui.editor.text import fonts
 LABEL_DETAIL = 0.5  # below this zoom the shape labels are not drawn
 
 
-def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+def wire_path(start: QPointF, end: QPointF,
+              cards: Callable[[], list[QRectF]] | None = None) -> QPainterPath:
     """The S-curve every node editor uses: tangents leave and enter horizontally.
 
     A wire that runs backwards (to the start of the next row, say) is routed
     around instead: out to the right, along the gap between the rows, and in
-    from the left, so it never hides behind the cards it joins.
+    from the left, so it never hides behind the cards it joins; the lane along
+    the gap is moved below any card (`cards`, asked only for such a wire) in its way.
     """
     if end.x() < start.x() - 20:
-        return _wrap_around(start, end)
+        return _wrap_around(start, end, cards() if cards else [])
     dx = max(40.0, (end.x() - start.x()) * 0.5)
     path = QPainterPath(start)
     path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
     return path
 
 
-def _wrap_around(start: QPointF, end: QPointF, reach: float = 28.0) -> QPainterPath:
-    """Right, down (or up) to the middle height, left, then into `end`, rounded corners."""
+def _wrap_around(start: QPointF, end: QPointF, cards: list[QRectF],
+                 reach: float = 28.0) -> QPainterPath:
+    """Right, down (or up) to a free lane, left, then into `end`, rounded corners."""
     sx, sy, ex, ey = start.x(), start.y(), end.x(), end.y()
-    mid = (sy + ey) / 2 if abs(ey - sy) > 60 else max(sy, ey) + 90
     x1, x2 = sx + reach, ex - reach
+    mid = _free_lane((sy + ey) / 2 if abs(ey - sy) > 60 else max(sy, ey) + 90, x2, x1, cards)
     path = QPainterPath(start)
     for corner, after in (((x1, sy), (x1, mid)), ((x1, mid), (x2, mid)),
                           ((x2, mid), (x2, ey)), ((x2, ey), (ex, ey))):
@@ -47,6 +52,18 @@ def _wrap_around(start: QPointF, end: QPointF, reach: float = 28.0) -> QPainterP
         path.quadTo(QPointF(*corner), _towards(QPointF(*corner), QPointF(*after), r))
     path.lineTo(end)
     return path
+
+
+def _free_lane(lane: float, left: float, right: float, cards: list[QRectF],
+               clearance: float = 12.0) -> float:
+    """`lane`, or the first height below the cards that the lane from left to right crosses."""
+    for _ in range(len(cards) + 1):
+        hits = [r for r in cards if r.right() > left and r.left() < right
+                and r.top() - clearance < lane < r.bottom() + clearance]
+        if not hits:
+            return lane
+        lane = max(r.bottom() for r in hits) + clearance + 4
+    return lane
 
 
 def _dist(a, b) -> float:
@@ -83,7 +100,7 @@ class EdgeItem(QGraphicsItem):
         self.prepareGeometryChange()
         start = self.source.port_pos(self.edge.src_port, True)
         end = self.target.port_pos(self.edge.dst_port, False)
-        self._path = wire_path(start, end)
+        self._path = wire_path(start, end, self._cards)
         if self.label:
             fm = fonts()["mono_fm"]
             w, h = fm.horizontalAdvance(self.label) + 12, fm.height() + 4
@@ -92,6 +109,12 @@ class EdgeItem(QGraphicsItem):
         else:
             self._label_rect = QRectF()
         self.update()
+
+    def _cards(self) -> list[QRectF]:
+        """Every card's rectangle on the canvas, for a wire routed around them."""
+        nodes = getattr(self.scene(), "nodes", None)
+        items = nodes.values() if nodes else (self.source, self.target)
+        return [item.card_rect() for item in items]
 
     def boundingRect(self) -> QRectF:
         rect = self._path.boundingRect().adjusted(-4, -4, 4, 4)

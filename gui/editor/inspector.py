@@ -148,6 +148,10 @@ class Inspector(QScrollArea):
         layout.addLayout(form)
         self.shapes = _label()
         layout.addWidget(self.shapes)
+        self.expects = _label(rich=False)
+        self.expects.setObjectName("lossExpects")
+        self.expects.setStyleSheet(f"color: {theme.SHAPE_TEXT.name()};")
+        layout.addWidget(self.expects)
         self.problems = _label()
         layout.addWidget(self.problems)
         layout.addStretch(1)
@@ -196,3 +200,14 @@ class Inspector(QScrollArea):
                   for w in nr.warnings]
         self.problems.setText("".join(lines))
         self.problems.setVisible(bool(lines))
+        self._show_expectation()
+
+    def _show_expectation(self) -> None:
+        """On the Output training reads: what the loss expects there (task, loss, dataset)."""
+        from engine.task_check import expectation, first_output
+
+        net = self.session.document.networks[self.network]
+        text = expectation(self.session.document, self.network) \
+            if first_output(net) == self.node_id else None
+        self.expects.setText(text or "")
+        self.expects.setVisible(bool(text))

@@ -35,6 +35,7 @@ LOW_DETAIL = 0.42  # below this zoom a card is a coloured block without text
 MAX_KEY_PARAMS = 3
 MAX_MESSAGE_LINES = 4
 MESSAGE_ROW = 14.0
+MAX_FIXES = 2  # quick fixes shown on the card (the Problems panel lists them all)
 
 
 class PortItem(QGraphicsItem):
@@ -164,10 +165,14 @@ class NodeItem(QGraphicsItem):
                 shapes = [("in", fmt_shape(report.inputs["in"]))]
         errors = list(report.errors) if report else []
         warnings = list(report.warnings) if report else []
+        fm = fonts()["small_fm"]
+        fixes = [fm.elidedText(f"→ Fix: {fix.description}", Qt.TextElideMode.ElideRight,
+                               CARD_WIDTH - 20) for fix in (report.fixes if report else [])]
         return {"params": params, "shapes": shapes,
                 "count": (f"{fmt_count(report.parameters)} params"
                           if report and report.parameters else ""),
-                "errors": self._wrap(errors), "warnings": self._wrap(warnings, 2)}
+                "errors": self._wrap(errors), "warnings": self._wrap(warnings, 2),
+                "fixes": fixes[:MAX_FIXES]}
 
     def _wrap(self, messages: list[str], limit: int = MAX_MESSAGE_LINES) -> list[str]:
         """Messages wrapped to the card's width as drawn; the tooltip has the full text."""
@@ -228,9 +233,14 @@ class NodeItem(QGraphicsItem):
     def _layout_height(self) -> float:
         lines = self._lines
         shape_rows = max(1, len(lines["shapes"]))
-        messages = len(lines["errors"]) + len(lines["warnings"])
+        messages = len(lines["errors"]) + len(lines["warnings"]) + len(lines["fixes"])
         extra = messages * MESSAGE_ROW + (4 if messages else 0)
         return self._footer_top() + shape_rows * ROW + extra + PAD
+
+    @property
+    def compact_height(self) -> float:
+        """The card's height without its messages (what the person laid out around)."""
+        return self._footer_top() + max(1, len(self._lines["shapes"])) * ROW + PAD
 
     def _place_ports(self) -> None:
         top = HEADER + PAD / 2 + ROW / 2
@@ -361,6 +371,24 @@ class NodeItem(QGraphicsItem):
                 painter.drawText(QRectF(10, y, CARD_WIDTH - 16, MESSAGE_ROW),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
                 y += MESSAGE_ROW
+        painter.setPen(theme.ACCEPT)
+        for i, text in enumerate(self._lines["fixes"]):
+            painter.drawText(self.fix_rect(i), Qt.AlignmentFlag.AlignLeft
+                             | Qt.AlignmentFlag.AlignVCenter, text)
+
+    def fix_rect(self, index: int) -> QRectF:
+        """Where the card draws quick fix `index` (a click there applies it)."""
+        lines = self._lines
+        y = self._footer_top() + max(1, len(lines["shapes"])) * ROW + 2
+        y += (len(lines["errors"]) + len(lines["warnings"]) + index) * MESSAGE_ROW
+        return QRectF(10, y, CARD_WIDTH - 16, MESSAGE_ROW)
+
+    def fix_at(self, pos: QPointF) -> Any:
+        """The quick fix (engine.fixes.Fix) drawn under `pos` (item coordinates), or None."""
+        for i in range(len(self._lines["fixes"])):
+            if self.fix_rect(i).contains(pos):
+                return self.report.fixes[i]
+        return None
 
     # ---- tooltips --------------------------------------------------------------
 
@@ -397,6 +425,11 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        fix = self.fix_at(event.pos()) if event.button() == Qt.MouseButton.LeftButton else None
+        if fix is not None:
+            event.accept()
+            self.scene().apply_fix(fix)
+            return
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self.scene().begin_move(self, event.scenePos())

@@ -1,11 +1,17 @@
-"""The problems list: every error and warning of every network; a click selects the node."""
+"""The problems list: every error and warning of every network; a click selects the node.
+
+An error that checking can repair is followed by its quick fixes, one button each
+("Fix: Set linear_2.out_features to 10"): a click applies the fix as one undo step.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QWidget
 
+from engine.fixes import Fix
 from gui import theme
+from gui.editor.fix_command import apply_quick_fix
 from gui.editor.session import EditorSession
 
 TARGET_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -34,6 +40,8 @@ class ProblemsPanel(QListWidget):
         self.clear()
         if self.session is None:
             return
+        for problem in self.session.task_problems:
+            self._add(theme.ERROR, f"✖ {problem}", None)
         several = len(self.session.reports) > 1
         for net_name, report in self.session.reports.items():
             prefix = f"{net_name}: " if several else ""
@@ -45,6 +53,8 @@ class ProblemsPanel(QListWidget):
                     for text in getattr(nr, kind):
                         self._add(colour, f"{mark} {prefix}{node_id} ({nr.block}): {text}",
                                   (net_name, node_id))
+                for fix in nr.fixes:
+                    self._add_fix(fix)
         if self.count() == 0:
             item = QListWidgetItem("✔ No problems: every shape fits.")
             item.setForeground(theme.ACCEPT)
@@ -57,6 +67,28 @@ class ProblemsPanel(QListWidget):
         item.setData(TARGET_ROLE, target)
         self.addItem(item)
 
+    def _add_fix(self, fix: Fix) -> None:
+        """A row holding a button that applies `fix` (the list row itself stays inert)."""
+        item = QListWidgetItem()
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        button = QPushButton(f"Fix: {fix.description}")
+        button.setObjectName("quickFix")
+        button.setToolTip("Apply this repair (Edit ▸ Undo takes it back)")
+        button.setCursor(Qt.CursorShape.PointingHandCursor)
+        button.clicked.connect(lambda _=False, f=fix: self.apply_fix(f))
+        item.setSizeHint(button.sizeHint())
+        self.addItem(item)
+        self.setItemWidget(item, button)
+
+    def apply_fix(self, fix: Fix) -> bool:
+        """Apply `fix` through the session's undo stack; False when the edit was refused."""
+        return self.session is not None and apply_quick_fix(self.session, fix)
+
+    def fix_buttons(self) -> list[QPushButton]:
+        """The quick-fix buttons shown, in list order."""
+        found = (self.itemWidget(self.item(i)) for i in range(self.count()))
+        return [w for w in found if isinstance(w, QPushButton)]
+
     def _go(self, item: QListWidgetItem) -> None:
         target = item.data(TARGET_ROLE)
         if target:
@@ -66,7 +98,8 @@ class ProblemsPanel(QListWidget):
         """(errors, warnings) over the whole document."""
         if self.session is None:
             return 0, 0
-        errors = sum(len(r.errors) for r in self.session.reports.values())
+        errors = sum(len(r.errors) for r in self.session.reports.values()) + \
+            len(self.session.task_problems)
         warnings = sum(len(n.warnings) for r in self.session.reports.values()
                        for n in r.nodes.values())
         return errors, warnings

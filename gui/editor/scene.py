@@ -14,9 +14,11 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from engine.blocks.base import fmt_shape
 from engine.document import Edge, Network, Node
+from engine.fixes import Fix
 from gui.editor.edge_item import EdgeItem
 from gui.editor.geometry import CARD_WIDTH, HEADER, SCALE, snap, to_doc, to_scene
 from gui.editor.node_item import NodeItem
+from gui.editor.room import Card, pushes
 from gui.editor.session import EditorSession
 from gui.editor.wiring import WireDrag
 
@@ -38,6 +40,7 @@ class EditorScene(QGraphicsScene):
         self.wiring = WireDrag(self)
         self._drag: tuple[int, QPointF, str, dict[str, tuple[float, float]]] | None = None
         self._building = True
+        self.pushes: dict[str, float] = {}  # node id -> how far down it is drawn (room.py)
         bridge = session.network_signals[network_name]
         bridge.nodeAdded.connect(self._on_node_added)
         bridge.nodeRemoved.connect(self._on_node_removed)
@@ -105,8 +108,26 @@ class EditorScene(QGraphicsScene):
 
     def _on_node_moved(self, node: Node) -> None:
         item = self.nodes[node.id]
-        item.setPos(to_scene(node.pos))
+        item.setPos(to_scene(node.pos) + QPointF(0, self.pushes.get(node.id, 0.0)))
         self.node_geometry_changed(item)
+        self.make_room()
+
+    def make_room(self) -> None:
+        """Draw cards below a grown card lower, so nothing is covered (gui/editor/room.py)."""
+        net = self.net
+        cards = []
+        for node_id, item in self.nodes.items():
+            if node_id in net.nodes:
+                at = to_scene(net.nodes[node_id].pos)
+                cards.append(Card(node_id, at.x(), at.y(), item.compact_height, item.height))
+        wanted = pushes(cards)
+        changed = set(wanted) ^ set(self.pushes) | {n for n in wanted
+                                                     if wanted[n] != self.pushes.get(n)}
+        self.pushes = wanted
+        for node_id in changed:
+            item = self.nodes[node_id]
+            item.setPos(to_scene(net.nodes[node_id].pos) + QPointF(0, wanted.get(node_id, 0.0)))
+            self.node_geometry_changed(item)
 
     def node_geometry_changed(self, item: NodeItem) -> None:
         """A card moved or resized: its wires follow."""
@@ -120,6 +141,12 @@ class EditorScene(QGraphicsScene):
             if edge in self.edges:
                 self.edges[edge].update_path()
 
+    def apply_fix(self, fix: Fix) -> bool:
+        """A quick fix clicked on a card: one undo step, like the Problems panel's button."""
+        from gui.editor.fix_command import apply_quick_fix
+
+        return apply_quick_fix(self.session, fix)
+
     def apply_report(self) -> None:
         """Show the latest check: node states and shapes, and a label on every edge."""
         report = self.session.reports.get(self.network_name)
@@ -131,6 +158,7 @@ class EditorScene(QGraphicsScene):
         for edge, item in self.edges.items():
             shape = report.edges.get(edge)
             item.set_label(fmt_shape(shape) if shape is not None else "")
+        self.make_room()
         self.reportApplied.emit()
 
     def update_scene_rect(self) -> None:

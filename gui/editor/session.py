@@ -40,9 +40,9 @@ CHECK_DELAY_MS = 20
 def _dataset_lookup(doc: Document):
     """Dataset shapes for the *current* training setup (the engine caches per spec)."""
     def lookup():
-        from engine.data import input_shapes
+        from engine.data import data_folder, input_shapes
 
-        return input_shapes(doc.training)
+        return input_shapes(doc.training, data_folder(doc))  # relative paths: the doc's folder
 
     return lookup
 
@@ -62,6 +62,7 @@ class EditorSession(QObject):
         self.network_signals: dict[str, NetworkSignals] = {}
         self.checkers: dict[str, NetworkChecker] = {}
         self.reports: dict[str, NetworkReport] = {}
+        self.task_problems: list[str] = []  # about the document as a whole (its dataset)
         self.locked = False
         self._gestures = itertools.count(1)
         self._timer = QTimer(self)
@@ -103,7 +104,17 @@ class EditorSession(QObject):
         self._timer.stop()
         for name, checker in self.checkers.items():
             self.reports[name] = checker.report()
+        self._check_task()
         self.checked.emit()
+
+    def _check_task(self) -> None:
+        """Outputs against the task, loss and dataset, with their quick fixes (as `check`)."""
+        from engine.task_check import check_task
+
+        try:
+            self.task_problems = check_task(self.document, self.reports)
+        except Exception as exc:  # noqa: BLE001  a dataset's bug must not take the editor down
+            self.task_problems = [f"training.dataset: {type(exc).__name__}: {exc}"]
 
     def _on_training_changed(self, key: str) -> None:
         for checker in self.checkers.values():

@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -26,16 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.dataset_info import describe, outline
-from engine.errors import NetCanvasError
 from engine.training import schema
 from gui import theme
-from gui.background import BackgroundTasks
+from gui.editor import own_data
+from gui.editor.dataset_info import DatasetInfo
 from gui.editor.session import EditorSession
 from gui.editor.setting_fields import REMOVE, SettingField
 
 # The form's first rows, with their own widgets; every other declared setting follows.
 OWN_ROWS = ("task", "dataset")
+DEFAULT_KEYS = {"epochs": ("", "epochs"), "lr": ("optimizer", "lr")}  # (section, key)
 
 
 def dataset_entries() -> dict[str, Any]:
@@ -89,15 +89,12 @@ class TrainingEditor(QScrollArea):
         self.options = QFormLayout(self.options_host)
         self.options.setContentsMargins(0, 0, 0, 0)
         self.form.addRow("", self.options_host)
-        self.dataset_info = QLabel()
-        self.dataset_info.setWordWrap(True)
-        self.dataset_info.setObjectName("dataset_info")
-        self.form.addRow("", self.dataset_info)
-        self._background = BackgroundTasks(self)
-        self._info_timer = QTimer(self, singleShot=True, interval=250)  # typing n_samples
-        self._info_timer.timeout.connect(self._describe_dataset)
-        self._info_asked = 0  # which description is current; older answers are dropped
+        self.dataset_info = DatasetInfo()
         self._describe_later = False  # asked before PyTorch had loaded (see engine_loaded)
+        self.form.addRow("", self.dataset_info)
+        self.pick_path = own_data.pick_path  # tests answer the file dialog themselves
+        self.target_box: QComboBox | None = None
+        self.dataset_info.summarised.connect(self._show_columns)
         for setting in schema.TOP_SETTINGS.values():
             if setting.key not in OWN_ROWS:
                 self._add_field(setting)
@@ -150,7 +147,7 @@ class TrainingEditor(QScrollArea):
         """PyTorch has loaded (gui.app's background loader): every device, the dataset's facts."""
         self.refresh_devices()
         if self._describe_later:
-            self._describe_dataset()
+            self._show_dataset_info()
 
     def refresh_devices(self) -> None:
         """Offer every device, keeping the value shown."""
@@ -234,15 +231,32 @@ class TrainingEditor(QScrollArea):
             self._show_problems(task)
             if options:
                 self._build_options()
-            if options or self._typing_option:
-                self._show_dataset_info()
+            self._show_dataset_info()
         finally:
             self._quiet = False
 
+    def _show_dataset_info(self) -> None:
+        if "torch" not in sys.modules:  # start-up: reading data would load torch too early;
+            self._describe_later = True  # engine_loaded() shows it once PyTorch is there
+            return
+        self._describe_later = False
+        from engine.data import data_folder
+
+        self.dataset_info.show_for(self.training, data_folder(self.session.document))
+
     def _value(self, setting: schema.Setting) -> Any:
+        """The document's value; unset epochs and rate show what the trainer will use
+        (the dataset's own, engine/data/defaults.py) rather than the schema's."""
         if not setting.section:
-            return self.training.get(setting.key)
-        return self._section(setting.section).get(setting.key)
+            value = self.training.get(setting.key)
+        else:
+            value = self._section(setting.section).get(setting.key)
+        own = [k for k, where in DEFAULT_KEYS.items() if where == (setting.section, setting.key)]
+        if value is None and own:
+            from engine.data.defaults import dataset_defaults
+
+            return dataset_defaults(self.training).get(own[0])
+        return value
 
     def _section(self, name: str) -> dict[str, Any]:
         raw = self.training.get(name)
@@ -308,43 +322,34 @@ class TrainingEditor(QScrollArea):
         declared = dict(entry.options) if entry else {}
         for key in [k for k in spec if k != "name" and k not in declared]:
             declared[key] = ""
+        self.target_box = None
         for key, doc in declared.items():
-            field = QLineEdit(json.dumps(spec[key]) if key in spec else "")
-            field.setPlaceholderText("default")
-            field.setToolTip(doc or key)
-            field.setObjectName(f"dataset_{key}")
-            field.textEdited.connect(lambda text, k=key: self._set_option(k, text))
             label = QLabel(key)
             label.setToolTip(doc or key)
-            self.options.addRow(label, field)
+            self.options.addRow(label, self._option_widget(spec, key, doc))
         self.options_host.setVisible(bool(declared))
 
-    def _show_dataset_info(self) -> None:
-        """What the dataset feeds at once (no load), then its counts from a background load."""
-        self._info_asked += 1
-        if "dataset" not in self.training:
-            self.dataset_info.setText("")
-            return
-        try:
-            self.dataset_info.setText(outline(self.training))
-        except NetCanvasError as exc:
-            self.dataset_info.setText(str(exc))
-            return
-        self._info_timer.start()
+    def _option_widget(self, spec: dict[str, Any], key: str, doc: str) -> QWidget:
+        """A text field per option; own data gets Browse… and the CSV a target column list."""
+        name = spec.get("name", "")
+        if name == "csv" and key == "target":
+            self.target_box = own_data.target_box(
+                spec.get("target"), lambda column: self._set_option("target", json.dumps(column)))
+            return self.target_box
+        field = QLineEdit(json.dumps(spec[key]) if key in spec else "")
+        field.setPlaceholderText("default")
+        field.setToolTip(doc or key)
+        field.setObjectName(f"dataset_{key}")
+        field.textEdited.connect(lambda text, k=key: self._set_option(k, text))
+        if key != "path" or name not in own_data.PATH_KINDS:
+            return field
+        return own_data.path_row(
+            field, name, lambda: self.pick_path(self, name, str(spec.get("path", ""))),
+            lambda path: self._set_option("path", json.dumps(path)))
 
-    def _describe_dataset(self) -> None:
-        if "torch" not in sys.modules:  # start-up: loading data would load torch too early;
-            self._describe_later = True  # engine_loaded() describes once PyTorch is there
-            return
-        self._describe_later = False
-        asked = self._info_asked
-        training = copy.deepcopy(self.training)
-
-        def show(text: str) -> None:
-            if asked == self._info_asked:
-                self.dataset_info.setText(text)
-
-        self._background.start(lambda: describe(training), show, show)
+    def _show_columns(self, summary: Any) -> None:
+        if self.target_box is not None and summary is not None and summary.columns:
+            own_data.show_columns(self.target_box, summary.columns, summary.target_column)
 
     # ---- edits -------------------------------------------------------------------------
 
@@ -373,7 +378,38 @@ class TrainingEditor(QScrollArea):
             value: Any = {"name": name, **keep}
         else:
             value = name
-        self.session.set_training("dataset", value)
+        self._pick_dataset(value)
+
+    def _pick_dataset(self, value: Any) -> None:
+        """Set the dataset and, as the same undo step, its own epochs and learning rate
+        (engine/data/defaults.py) where the person has not chosen theirs: unset, the
+        schema's default, or the previous dataset's."""
+        from engine.data.defaults import dataset_defaults
+
+        training = self.training
+        optimizer = self._section("optimizer")
+        before = dataset_defaults(training)
+        current = {"epochs": training.get("epochs"), "lr": optimizer.get("lr")}
+        chosen = {k: v for k, v in dataset_defaults({"dataset": value}).items()
+                  if current[k] in (None, schema.default(*DEFAULT_KEYS[k]), before.get(k))
+                  and current[k] != v}
+        if self.session.locked or not chosen:
+            self.session.set_training("dataset", value)
+            return
+        stack = self.session.undo_stack
+        stack.beginMacro(f"Pick dataset {self._dataset_label(value)}")
+        try:
+            self.session.set_training("dataset", value)
+            if "epochs" in chosen:
+                self.session.set_training("epochs", chosen["epochs"])
+            if "lr" in chosen:
+                self.session.set_training("optimizer", {**optimizer, "lr": chosen["lr"]})
+        finally:
+            stack.endMacro()
+
+    @staticmethod
+    def _dataset_label(value: Any) -> str:
+        return value.get("name", "") if isinstance(value, dict) else str(value)
 
     def _set_option(self, key: str, text: str) -> None:
         if self.session is None:

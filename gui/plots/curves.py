@@ -38,6 +38,8 @@ EPOCH_REFRESH_S = 0.25
 GHOST_POINTS = 4000
 KEY_COLORS = {"loss": "blue", "generator": "orange", "discriminator": "purple",
               "accuracy": "green", "mse": "teal", "mae": "yellow"}
+# Keys of an epoch's train/val dicts that are losses (a GAN reports one per network).
+LOSS_KEYS = ("loss", "generator", "discriminator")
 
 
 def smoothing_for(steps_per_epoch: int) -> float:
@@ -170,7 +172,7 @@ class CurvePanel(PlotPanel):
             item = self.loss_plot.plot(*track.smooth.thinned(GHOST_POINTS))
             run.items.append((self.loss_plot, item, key, "step"))
         for (split, key), points in self.epochs.items():
-            plot = self.epoch_plot if key == "loss" else self.metric_plot
+            plot = self._epoch_plot_for(key)
             x, y = zip(*points, strict=True)
             run.items.append((plot, plot.plot(x, y), key, split))
         self._ghosts.appendleft(run)
@@ -191,7 +193,7 @@ class CurvePanel(PlotPanel):
                 self.legends[self.loss_plot].removeItem(item)
                 self.loss_plot.removeItem(item)
         for (_, key), item in self.epoch_items.items():
-            plot = self.epoch_plot if key == "loss" else self.metric_plot
+            plot = self._epoch_plot_for(key)
             self.legends[plot].removeItem(item)
             plot.removeItem(item)
         self.lr_item.setData([], [])
@@ -273,9 +275,13 @@ class CurvePanel(PlotPanel):
         self.tracks[key] = track
         return track
 
+    def _epoch_plot_for(self, key: str):
+        """Losses (one per GAN network too) on "Loss per epoch", the rest on the metrics."""
+        return self.epoch_plot if key in LOSS_KEYS else self.metric_plot
+
     def _new_epoch_item(self, series: tuple[str, str]) -> None:
         split, key = series
-        plot = self.epoch_plot if key == "loss" else self.metric_plot
+        plot = self._epoch_plot_for(key)
         name = f"{split} {key}" if key != "loss" else split
         item = plot.plot(pen=style.pen(key_color(key), 2.0, dashed=split == "train"), name=name,
                          symbol="o", symbolSize=5, symbolPen=None,
@@ -344,23 +350,9 @@ class CurvePanel(PlotPanel):
             x, y = zip(*points, strict=True)
             self.epoch_items[series].setData(x, y)
         self._show_legends()
-        keys = {key for _, key in self.epochs if key != "loss"}
-        for plot in (self.epoch_plot, self.metric_plot):
-            self._place_legend(plot, [points for (_, key), points in self.epochs.items()
-                                      if (key == "loss") == (plot is self.epoch_plot)])
+        keys = {key for _, key in self.epochs if key not in LOSS_KEYS}
         self.metric_plot.setTitle("Metrics per epoch" if not keys else ", ".join(sorted(keys)) + " per epoch",
                                   color=style.PANEL_TEXT, size="10pt")
-
-    def _place_legend(self, plot: pg.PlotItem, series: list[list[tuple[float, float]]]) -> None:
-        """Top right, unless more curves end up there than at the bottom (accuracy climbing)."""
-        values = [v for points in series for _, v in points]
-        if not values:
-            return
-        lo, hi = min(values), max(values)
-        ends = [(points[-1][1] - lo) / (hi - lo or 1.0) for points in series]
-        low = sum(e > 0.6 for e in ends) > sum(e < 0.4 for e in ends)
-        self.legends[plot].anchor((1, 1) if low else (1, 0), (1, 1) if low else (1, 0),
-                                  (-10, -10) if low else (-10, 10))
 
     def _show_legends(self) -> None:
         for legend in self.legends.values():  # an empty legend would be a stray box

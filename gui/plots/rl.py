@@ -50,7 +50,7 @@ class RLPanel(PlotPanel):
             lay.addPlot(row=1, col=2), "Loss per episode", "episode", "loss"))
         lay.layout.setRowStretchFactor(0, 5)
         lay.layout.setRowStretchFactor(1, 3)
-        self.legend = style.legend(self.reward_plot, offset=(10, 10))
+        self.legend = style.legend(self.reward_plot)
         self.reward_item = self.reward_plot.plot(pen=style.pen("blue", 1.0, style.FAINT_ALPHA + 30),
                                                  name="each episode")
         self.mean_item = self.reward_plot.plot(pen=style.pen("blue", 2.2), name=f"mean of last {window}")

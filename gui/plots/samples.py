@@ -76,7 +76,7 @@ class SamplesPanel(PlotPanel):
         self.points_view = style.graphics_layout()
         self.points_plot = style.style_plot(self.points_view.ci.addPlot(), "", "x₁", "x₂")
         style.legend(self.points_plot)
-        self.real = pg.ScatterPlotItem(size=5, pen=None, brush=style.color("blue", 150), name="real data")
+        self.real = pg.ScatterPlotItem(size=5, pen=None, brush=style.color("grey", 150), name="real data")
         self.fake = pg.ScatterPlotItem(size=5, pen=None, brush=style.color("orange", 170), name="generated")
         for item in (self.real, self.fake):
             self.points_plot.addItem(item)

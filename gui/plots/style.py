@@ -17,6 +17,8 @@ from PySide6.QtGui import QColor, QFont
 BACKGROUND = "#1b1d21"  # the editor canvas colour (gui.theme.BACKGROUND)
 PANEL_TEXT = "#d6dae0"
 AXIS = "#8d939c"
+# Per theme (gui.theme.use calls `use`): panels built afterwards take these colours.
+SCHEMES = {"dark": ("#1b1d21", "#d6dae0", "#8d939c"), "light": ("#f4f5f7", "#2a2f36", "#5f6670")}
 GRID_ALPHA = 0.12
 FAINT_ALPHA = 70  # of 255, for raw per-step values under their smoothed curve
 GHOST_ALPHA = 90  # of 255, for the newest previous run; older ones fade further
@@ -34,6 +36,12 @@ COLORS = {
 }
 SERIES = ["blue", "orange", "green", "purple", "teal", "red", "yellow", "grey"]
 COLORMAP = "viridis"
+
+
+def use(scheme: str) -> None:
+    """The plot background, text and axis colours of `scheme` ("dark" or "light")."""
+    global BACKGROUND, PANEL_TEXT, AXIS
+    BACKGROUND, PANEL_TEXT, AXIS = SCHEMES[scheme]
 
 
 def color(name: str, alpha: int = 255) -> QColor:
@@ -178,9 +186,16 @@ def fast_plot(plot: pg.PlotItem) -> pg.PlotItem:
     return plot
 
 
-def legend(plot: pg.PlotItem, offset: tuple[int, int] = (-10, 10)) -> pg.LegendItem:
-    item = plot.addLegend(offset=offset, labelTextColor=PANEL_TEXT, labelTextSize="8.5pt",
-                          brush=pg.mkBrush(27, 29, 33, 170), pen=pg.mkPen(60, 64, 72))
+def legend(plot: pg.PlotItem, columns: int = 4) -> pg.LegendItem:
+    """A one-line legend in its own row between the title and the data, so it never covers
+    a curve (a legend floating over the view box hid the accuracy climbing into it)."""
+    item = pg.LegendItem(colCount=columns, labelTextColor=PANEL_TEXT, labelTextSize="8.5pt",
+                         verSpacing=-6, horSpacing=12)
+    top = plot.getAxis("top")
+    plot.layout.removeItem(top)  # the top axis is never shown: its cell holds the legend
+    top.hide()
+    plot.layout.addItem(item, 1, 1)
+    plot.legend = item  # plot(name=...) adds its curve here
     return item
 
 

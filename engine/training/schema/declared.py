@@ -178,7 +178,22 @@ PERCEPTRON = Section("perceptron", "Rosenblatt's perceptron rule (1958)",
             choices=("zeros", "random"), tasks=("perceptron",)),
 ))
 
+EPOCHWISE = (*SUPERVISED, "node_classification")  # the tasks whose epochs have a validation
+
+EARLY_STOPPING = Section("early_stopping", "stop when the validation metric has not improved "
+                         "for `patience` epochs, keeping the best epoch's weights",
+                         tasks=EPOCHWISE, settings=(
+    Setting("patience", "int", 0, "epochs without improvement before training stops "
+            "(0: never stop early)", section="early_stopping", low=0, tasks=EPOCHWISE),
+    Setting("metric", "choice", "val_loss", "what must improve: the validation loss (lower) "
+            "or accuracy (higher)", section="early_stopping",
+            choices=("val_loss", "val_accuracy"), tasks=EPOCHWISE),
+    Setting("min_delta", "float", 0.0, "the least change that counts as an improvement",
+            section="early_stopping", low=0.0, tasks=EPOCHWISE, label="Min. delta"),
+))
+
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (OPTIMIZER, LR_SCHEDULE, AUGMENT, DQN, Q_LEARNING, GAN, PERCEPTRON)
+    s.name: s for s in (OPTIMIZER, LR_SCHEDULE, EARLY_STOPPING, AUGMENT, DQN, Q_LEARNING, GAN,
+                        PERCEPTRON)
 }
 TOP_SETTINGS: dict[str, Setting] = {s.key: s for s in TOP}
