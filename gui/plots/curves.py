@@ -52,6 +52,18 @@ def key_color(key: str, index: int = 0) -> str:
     return KEY_COLORS.get(key, style.SERIES[(index + 3) % len(style.SERIES)])
 
 
+POINTS_CAP = 20_000  # epoch and learning-rate points kept per curve (a graph run has an epoch a step)
+
+
+def append_bounded(points: list, point: tuple[float, float], cap: int = POINTS_CAP) -> None:
+    """Append, and past `cap` points keep every other one of the older half: a run of a
+    million epochs keeps its whole shape in bounded memory, the recent points exact."""
+    points.append(point)
+    if len(points) > cap:
+        half = len(points) // 2
+        points[:half] = points[:half:2]
+
+
 @dataclass
 class _Track:
     """One per-step loss: its raw and smoothed history and the two items drawing them."""
@@ -254,7 +266,7 @@ class CurvePanel(PlotPanel):
                 if series not in self.epochs:
                     self.epochs[series] = []
                     self._new_epoch_item(series)
-                self.epochs[series].append((float(epoch), float(value)))
+                append_bounded(self.epochs[series], (float(epoch), float(value)))
         self.mark_stale("epochs")
 
     def load_history(self, history: dict) -> None:
@@ -295,8 +307,8 @@ class CurvePanel(PlotPanel):
             self._stale.add("lr")
             self._lr_changed = True
             if self.lr_points:  # keep the old rate up to the step before the change
-                self.lr_points.append((self.last_step, self.lr_points[-1][1]))
-            self.lr_points.append((step, lr))
+                append_bounded(self.lr_points, (self.last_step, self.lr_points[-1][1]))
+            append_bounded(self.lr_points, (step, lr))
         self.last_step = step
 
     # ---- drawing ----------------------------------------------------------------------
