@@ -38,4 +38,4 @@ def test_epoch_and_rate_points_stay_bounded_and_keep_the_recent_ones_exact():
     assert len(points) <= POINTS_CAP
     assert points[0][0] == 1.0  # the start of the run is still drawn
     assert [p[0] for p in points[-100:]] == [float(e) for e in range(10 * POINTS_CAP - 100, 10 * POINTS_CAP)]
-    assert all(a[0] < b[0] for a, b in zip(points, points[1:]))
+    assert all(a[0] < b[0] for a, b in zip(points, points[1:], strict=False))
