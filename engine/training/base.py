@@ -32,6 +32,7 @@ from torch import nn
 from engine.compiler import compile_network
 from engine.document import Document
 from engine.errors import NetCanvasError
+from engine.training import distributed
 from engine.training.events import (
     Activations,
     Checkpoint,
@@ -285,7 +286,7 @@ class Trainer:
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Every network passes here once, on its device (DDP or torch.compile go here)."""
-        return model
+        return distributed.wrap(model, self.device)  # DDP only when torchrun started several
 
     def forward_context(self) -> contextlib.AbstractContextManager:
         """The context every training forward pass runs in (autocast goes here)."""

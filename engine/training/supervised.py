@@ -12,6 +12,7 @@ import torch
 
 from engine.data import ArrayDataset, load_dataset
 from engine.errors import NetCanvasError
+from engine.training import distributed
 from engine.training.augment import check_augment, random_shift
 from engine.training.base import Trainer
 from engine.training.events import Event, Samples
@@ -72,27 +73,30 @@ class SupervisedTrainer(Trainer):
         return batches(self.splits["train"], self.batch_size, self.generator)
 
     def train_step(self, idx: torch.Tensor) -> tuple[float, int, dict[str, float]]:
-        xb, yb = self.x[idx].to(self.device), self.y[idx].to(self.device)
-        if self.shift:
-            xb = random_shift(xb, self.shift, self.generator)
-            if self.kind.target_field == "x":
-                yb = xb
+        # `idx` is the global batch; under torchrun this rank trains on its rows only.
+        rows, weight, n = distributed.share(len(idx))
+        if self.shift:  # shifted as a whole, so every rank's generator stays in step
+            xb = random_shift(self.x[idx].to(self.device), self.shift, self.generator)[rows]
+        else:
+            xb = self.x[idx[rows]].to(self.device)
+        yb = xb if self.shift and self.kind.target_field == "x" else self.y[idx[rows]].to(self.device)
         out = self.forward(self.model, xb)
-        value = self.apply(self.compute_loss(out, yb), self.optimizer)
-        totals, n = self.totals, len(idx)
+        value = distributed.weighted_step(self.apply, self.compute_loss(out, yb), weight,
+                                          self.optimizer)
+        totals = self.totals
         totals["loss"] += value * n
         totals["count"] += n
-        if self.counts_correct:
+        if self.counts_correct and n:
             predicted = self.read.predict(out.detach())
             totals["correct"] += matches(predicted, yb).sum()
             totals["items"] += predicted.numel()
         return value, n, {}
 
     def end_epoch(self) -> tuple[dict[str, float], dict[str, float]]:
-        totals = self.totals
+        totals = distributed.reduce_sums(self.totals)  # all ranks' samples, on one process its own
         train = {"loss": totals["loss"] / max(totals["count"], 1)}
         if self.counts_correct:
-            train["accuracy"] = float(totals["correct"]) / max(totals["items"], 1)
+            train["accuracy"] = totals["correct"] / max(totals["items"], 1)
         return train, self.evaluate("val")
 
     def after_epoch(self) -> Iterator[Event]:
@@ -119,9 +123,12 @@ class SupervisedTrainer(Trainer):
         idx = self.splits.get(split)
         if idx is None or len(idx) == 0:
             idx = self.splits["train"]
-        outs = [self.forward(self.model, self.x[b].to(self.device))
-                for b in batches(idx, max(self.batch_size, 256), None)]
-        return torch.cat(outs), self.y[idx].to(self.device)
+        model, mine = distributed.unwrap(self.model), distributed.shard(idx)
+        outs = [self.forward(model, self.x[b].to(self.device))
+                for b in batches(mine, max(self.batch_size, 256), None)]
+        if not outs:  # this rank's share is empty: no rows, but the right shape to gather
+            outs = [self.forward(model, self.x[idx[:1]].to(self.device))[:0]]
+        return distributed.gather_rows(torch.cat(outs)), self.y[idx].to(self.device)
 
     def evaluate(self, split: str, outputs: tuple | None = None) -> dict[str, float]:
         """A split's loss and metrics; the same weights are evaluated only once."""
@@ -146,6 +153,6 @@ class SupervisedTrainer(Trainer):
         idx = self.splits["test"][:count]
         originals = self.x[idx].to(self.device)
         self.model.eval()
-        rebuilt = self.forward(self.model, originals).reshape(originals.shape)
+        rebuilt = self.forward(distributed.unwrap(self.model), originals).reshape(originals.shape)
         return Samples(self.step, "reconstruction", rebuilt.float().cpu().numpy().copy(),
                        originals.float().cpu().numpy().copy())
