@@ -92,6 +92,16 @@ AUGMENT = Section("augment", "on-the-fly data augmentation of image batches",
 ))
 
 
+DATA = Section("data", "how samples reach the network: in memory, or streamed batch by "
+               "batch from disk (docs/scale.md)", tasks=SUPERVISED, settings=(
+    Setting("streaming", "bool", None, "read batches from disk with a DataLoader instead of "
+            "holding the dataset in memory", section="data", tasks=SUPERVISED,
+            computed="streams when the decoded samples exceed 1 GiB"),
+    Setting("workers", "int", 0, "DataLoader worker processes reading streamed batches "
+            "(0: the training process reads them)", section="data", low=0, tasks=SUPERVISED),
+))
+
+
 def _dqn(key: str, kind: str, default, doc: str, **more) -> Setting:
     return Setting(key, kind, default, doc, section="dqn", tasks=("dqn",), **more)
 
@@ -179,6 +189,6 @@ PERCEPTRON = Section("perceptron", "Rosenblatt's perceptron rule (1958)",
 ))
 
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (OPTIMIZER, LR_SCHEDULE, AUGMENT, DQN, Q_LEARNING, GAN, PERCEPTRON)
+    s.name: s for s in (OPTIMIZER, LR_SCHEDULE, AUGMENT, DATA, DQN, Q_LEARNING, GAN, PERCEPTRON)
 }
 TOP_SETTINGS: dict[str, Setting] = {s.key: s for s in TOP}
