@@ -82,6 +82,7 @@ def _add_process_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--node-rank", type=int, metavar="R", help="this machine's number, 0..M-1")
     g.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
                    help="where the machines meet (the first machine's address)")
+    p.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON events: the GUI
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -206,7 +207,7 @@ def _train_rank(args) -> int:  # noqa: ANN001 - the `train` command's parsed arg
     """Rank 0 runs `netcanvas train` itself; the others train with no output and no bundle."""
     from engine.training.cli import run_train
 
-    if rank() == 0:
+    if rank() == 0 and not args.events:
         return run_train(args)
     from engine import load_document
     from engine.training import RunOptions, make_trainer
@@ -216,8 +217,15 @@ def _train_rank(args) -> int:  # noqa: ANN001 - the `train` command's parsed arg
     options = RunOptions(device=args.device, seed=args.seed, epochs=args.epochs,
                          resume=bool(doc.train_state))
     last = None
-    for last in make_trainer(doc, options).run():  # noqa: B007 - only the final event matters
-        pass
+    for last in make_trainer(doc, options).run():
+        if rank() == 0:  # --events: rank 0 streams every event to the GUI (event_stream.py)
+            from engine.training.event_stream import encode
+
+            print(encode(last), flush=True)
+    if rank() == 0 and doc.weights:
+        from engine.bundle import save_run
+
+        save_run(doc, Path(args.out) / f"{Path(args.file).stem.removesuffix('.ncz')}.ncz")
     return 1 if isinstance(last, Failed) else 0
 
 

@@ -52,6 +52,9 @@ TOP: tuple[Setting, ...] = (
     Setting("seed", "int", 0, "seeds weights, shuffling, splits and environments; "
             "a CPU run repeats exactly", low=0),
     Setting("device", "device", "auto", "where to train: auto picks CUDA, then MPS, then CPU"),
+    Setting("processes", "int", 1, "training processes on this machine (torchrun + DDP, "
+            "batch_size stays the global batch); GAN and RL train on one", low=1,
+            tasks=(*SUPERVISED, "node_classification")),
 )
 
 OPTIMIZER = Section("optimizer", "the torch.optim optimizer (a bare name is shorthand for "
