@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="also write the bundle every N epochs, so a crash loses little")
     p.add_argument("--json", action="store_true", help="print the final line as JSON")
+    _add_process_flags(p)
 
     p = sub.add_parser("export", help="export a trained bundle for other programs")
     p.add_argument("file", help="a .ncz bundle (or a .json document or preset: untrained weights)")
@@ -74,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_commands(sub)
     return parser
+
+
+def _add_process_flags(p: argparse.ArgumentParser) -> None:
+    """torchrun's flags: the run starts once per process and trains with DDP (docs/scale.md)."""
+    g = p.add_argument_group("several processes or machines (torchrun + DistributedDataParallel)")
+    g.add_argument("--nproc-per-node", type=int, metavar="N",
+                   help="processes on this machine (one per GPU); batch_size stays the global batch")
+    g.add_argument("--nnodes", type=int, metavar="M", help="machines in the run (default 1)")
+    g.add_argument("--node-rank", type=int, metavar="R", help="this machine's number, 0..M-1")
+    g.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
+                   help="where the machines meet (the first machine's address)")
+    p.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON events: the GUI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,6 +224,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from engine.training.launch import launch_train, wants_processes
+
+    if wants_processes(args):
+        return launch_train(args)
     from engine.training.cli import run_train
 
     return run_train(args)

@@ -41,6 +41,7 @@ from engine.data.base import (
     facts_of,
     find_entry,
 )
+from engine.data.streaming import settle
 from engine.errors import DatasetError
 
 
@@ -66,7 +67,7 @@ def load_dataset(training: dict[str, Any], seed: int | None = None,
     """The dataset `training.dataset` names, split and normalised under `seed`."""
     spec = resolved_spec(training, base)
     seed = training.get("seed", 0) if seed is None else seed
-    return find_entry(spec).load(spec, seed)
+    return settle(find_entry(spec).load(spec, seed), training)  # streamed or in memory
 
 
 def input_shapes(training: dict[str, Any], base: str | Path | None = None) -> dict[str, Shape]:

@@ -17,6 +17,7 @@ import numpy as np
 from engine.data.base import ArrayDataset, DataFacts, DatasetEntry, option, register
 from engine.data.csv_table import class_ids, first_non_number, open_csv, read_table, target_column
 from engine.data.splits import split_indices, standardize
+from engine.data.streaming import ImageRows, MappedRows, npz_member
 from engine.errors import DatasetError
 
 TASKS = ("classification", "regression")
@@ -143,14 +144,16 @@ def _npz_target(path: Path, y: np.ndarray, names: np.ndarray | None, samples: in
 
 def _npz(spec: dict[str, Any], seed: int) -> ArrayDataset:
     path = _path(spec, "an .npz file")
-    arrays = _archive(path)
-    if "x" not in arrays:
+    x = _mapped_x(path)  # memory-mapped where stored uncompressed: read only if needed
+    arrays = _archive(path, None if x is None else ("y", "class_names"))
+    if x is None and "x" not in arrays:
         raise DatasetError(f"{path}: no array named 'x' (arrays: {', '.join(arrays) or 'none'}); "
                            "save it with numpy.savez(path, x=..., y=...)")
-    x, y = arrays["x"], arrays.get("y")
+    x, y = arrays["x"] if x is None else x, arrays.get("y")
     if x.ndim < 1 or len(x) < 3:
         raise DatasetError(f"{path}: 'x' has shape {x.shape}; samples go along axis 0")
-    x = x.astype(np.int64) if x.dtype.kind in "iu" else x.astype(np.float32)
+    dtype = np.int64 if x.dtype.kind in "iu" else np.float32
+    x = MappedRows(x, dtype) if isinstance(x, np.memmap) else x.astype(dtype)
     if y is None:  # an autoencoder or a GAN needs no target
         return ArrayDataset("npz", x, None, split_indices(len(x), seed), info={"path": str(path)})
     task, y, names = _npz_target(path, y, arrays.get("class_names"), len(x), spec)
@@ -158,6 +161,16 @@ def _npz(spec: dict[str, Any], seed: int) -> ArrayDataset:
     if names is None:
         return ArrayDataset("npz", x, y, split_indices(len(x), seed), None, None, info)
     return ArrayDataset("npz", x, y, split_indices(len(x), seed, y), len(names), names, info)
+
+
+def _mapped_x(path: Path) -> np.memmap | None:
+    """'x' mapped in place (see streaming.npz_member); None: compressed, absent or unreadable."""
+    if not zipfile.is_zipfile(path):
+        raise _not_npz(path)
+    try:
+        return npz_member(path, "x")
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+        return None  # the in-memory reader names the problem
 
 
 def _npz_facts(spec: dict[str, Any]) -> DataFacts:
@@ -288,16 +301,9 @@ def _image_folder(spec: dict[str, Any], seed: int) -> ArrayDataset:
     classes = _image_classes(folder)
     files = [(f, c) for c, (_, paths) in enumerate(classes.items()) for f in paths]
     height, width = _size(spec, files[0][0])
-    channels = 1 if grayscale else 3
-    needed = len(files) * channels * height * width * 4
-    if needed > MAX_IMAGE_BYTES:
-        raise DatasetError(
-            f"{folder}: {len(files)} images of {channels}×{height}×{width} need "
-            f"{needed / 2**30:.1f} GiB as float32 (limit {MAX_IMAGE_BYTES / 2**30:.0f} GiB); "
-            "set a smaller training.dataset.image_size")
-    x = np.empty((len(files), channels, height, width), np.float32)
-    for i, (file, _) in enumerate(files):
-        x[i] = _pixels(file, (height, width), grayscale)
+    # Decoded on use: in memory at once (streaming.materialize, within MAX_IMAGE_BYTES)
+    # unless the run streams it batch by batch (engine/data/streaming.py).
+    x = ImageRows([f for f, _ in files], (height, width), grayscale, _pixels)
     y = np.array([c for _, c in files], np.int64)
     if len(y) < 3:
         raise DatasetError(f"{folder}: {len(y)} images; at least 3 are needed to split into "

@@ -34,6 +34,7 @@ from engine.diagnose import describe_crash
 from engine.document import Document
 from engine.errors import NetCanvasError
 from engine.shapes import NetworkReport
+from engine.training import distributed
 from engine.training.capture import ActivationCapture
 from engine.training.early_stop import EarlyStopping
 from engine.training.events import (
@@ -301,7 +302,7 @@ class Trainer:
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Every network passes here once, on its device (DDP or torch.compile go here)."""
-        return model
+        return distributed.wrap(model, self.device)  # DDP only when torchrun started several
 
     def forward_context(self) -> contextlib.AbstractContextManager:
         """The context every training forward pass runs in (autocast goes here)."""

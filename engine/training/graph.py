@@ -11,6 +11,7 @@ import torch
 
 from engine.data import GraphDataset
 from engine.errors import NetCanvasError
+from engine.training import distributed
 from engine.training.base import Trainer
 from engine.training.feeding import check_sources, input_sources, to_tensor
 from engine.training.metrics import classification_report
@@ -53,11 +54,31 @@ class NodeClassificationTrainer(Trainer):
         self.masks = {k: to_tensor(v, self.device).bool() for k, v in data.masks.items()}
         if not bool(self.masks["train"].any()):
             raise NetCanvasError(f"dataset '{data.name}' has no labelled (train) nodes")
+        self.labelled = int(self.masks["train"].sum())
+        self.train_nodes = self._train_share()
         self.steps_per_epoch = 1
         self.chance = 1.0 / max(data.num_classes, 1)
 
+    def _train_share(self) -> torch.Tensor:
+        """The train mask; under torchrun this rank's share of the labelled nodes.
+
+        A graph is one sample, so every rank runs the whole graph forward and the
+        loss is split by labelled node, weighted so DDP's average is the full loss.
+        """
+        mask = self.masks["train"]
+        if not distributed.active():
+            return mask
+        nodes = distributed.shard(mask.nonzero().squeeze(1))
+        if len(nodes) == 0:
+            raise NetCanvasError(
+                f"dataset '{self.data.name}' has {int(mask.sum())} labelled nodes, fewer than "
+                f"the {distributed.world_size()} processes: train it on fewer processes")
+        return nodes
+
     def forward_graph(self) -> torch.Tensor:
-        out = self.forward(self.model, *self.inputs)  # (V, C)
+        # Evaluation runs the network itself: no DDP collectives outside training steps.
+        model = self.model if self.model.training else distributed.unwrap(self.model)
+        out = self.forward(model, *self.inputs)  # (V, C)
         if out.dim() != 2 or out.shape[0] != len(self.labels):
             raise NetCanvasError(
                 f"the network outputs {tuple(out.shape)} but the graph has {len(self.labels)} "
@@ -78,8 +99,13 @@ class NodeClassificationTrainer(Trainer):
     def train_step(self, batch: None) -> tuple[float, int, dict[str, float]]:
         self.model.train()
         out = self.forward_graph()
-        mask = self.masks["train"]
-        value = self.apply(self.loss_fn(out[mask], self.labels[mask]), self.optimizer)
+        nodes, labelled = self.train_nodes, self.labelled
+        share = labelled if nodes.dtype == torch.bool else len(nodes)
+        weight = distributed.loss_weight(share, labelled)
+        value = distributed.weighted_step(
+            self.apply, self.loss_fn(out[nodes], self.labels[nodes]), weight, self.optimizer)
+        if distributed.active():  # the loss over all labelled nodes, not this rank's share
+            value = distributed.reduce_sums({"loss": value * share})["loss"] / labelled
         self.last = value, out.detach()
         return value, len(self.labels), {}
 

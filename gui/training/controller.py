@@ -55,6 +55,7 @@ from engine.training import (
     Step,
 )
 from gui.gc_guard import guard_garbage_collection
+from gui.training.subprocess_source import process_run, processes
 
 if TYPE_CHECKING:  # torch and the trainers load in the background after the first paint
     from engine.training import RunOptions, Trainer
@@ -219,7 +220,8 @@ class TrainingController(QObject):
             options.watch = list(self._watch)
         twin = doc.copy(with_state=options.resume)
         try:
-            trainer = make_trainer(twin, options)
+            trainer = make_trainer(twin, options) if processes(twin) == 1 else \
+                process_run(twin, options)  # N processes: events stream from a child
         except NetCanvasError as exc:
             return [str(exc)]
         self._launch(twin, trainer)

@@ -52,6 +52,9 @@ TOP: tuple[Setting, ...] = (
     Setting("seed", "int", 0, "seeds weights, shuffling, splits and environments; "
             "a CPU run repeats exactly", low=0),
     Setting("device", "device", "auto", "where to train: auto picks CUDA, then MPS, then CPU"),
+    Setting("processes", "int", 1, "training processes on this machine (torchrun + DDP, "
+            "batch_size stays the global batch); GAN and RL train on one", low=1,
+            tasks=(*SUPERVISED, "node_classification")),
 )
 
 OPTIMIZER = Section("optimizer", "the torch.optim optimizer (a bare name is shorthand for "
@@ -89,6 +92,16 @@ AUGMENT = Section("augment", "on-the-fly data augmentation of image batches",
                   tasks=SUPERVISED, settings=(
     Setting("shift", "int", 0, "largest random translation in pixels, per sample (images "
             "only)", section="augment", low=0),
+))
+
+
+DATA = Section("data", "how samples reach the network: in memory, or streamed batch by "
+               "batch from disk (docs/scale.md)", tasks=SUPERVISED, settings=(
+    Setting("streaming", "bool", None, "read batches from disk with a DataLoader instead of "
+            "holding the dataset in memory", section="data", tasks=SUPERVISED,
+            computed="streams when the decoded samples exceed 1 GiB"),
+    Setting("workers", "int", 0, "DataLoader worker processes reading streamed batches "
+            "(0: the training process reads them)", section="data", low=0, tasks=SUPERVISED),
 ))
 
 
@@ -193,7 +206,7 @@ EARLY_STOPPING = Section("early_stopping", "stop when the validation metric has 
 ))
 
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (OPTIMIZER, LR_SCHEDULE, EARLY_STOPPING, AUGMENT, DQN, Q_LEARNING, GAN,
-                        PERCEPTRON)
+    s.name: s for s in (OPTIMIZER, LR_SCHEDULE, EARLY_STOPPING, AUGMENT, DATA, DQN, Q_LEARNING,
+                        GAN, PERCEPTRON)
 }
 TOP_SETTINGS: dict[str, Setting] = {s.key: s for s in TOP}
