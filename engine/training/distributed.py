@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from engine.errors import NetCanvasError
+from engine.training.settings import value
 
 # Tasks whose trainer shards its data and reduces its metrics (see docs/scale.md).
 DISTRIBUTED_TASKS = ("classification", "regression", "sequence", "autoencoder",
@@ -191,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine import load_document
 
         doc = load_document(args.file)
-        check_task(doc.training.get("task", "classification"))
+        check_task(value(doc.training, "task"))
         args.device = process_device(args.device or doc.training.get("device"))
     except NetCanvasError as exc:
         print(f"netcanvas train: {exc}", file=sys.stderr)

@@ -62,6 +62,7 @@ def launch_train(args: argparse.Namespace) -> int:
     """Run torchrun as a child; its exit code is the run's (rank 0 prints and saves)."""
     from engine import load_document
     from engine.training.distributed import check_task
+    from engine.training.settings import value
 
-    check_task(load_document(args.file).training.get("task", "classification"))
+    check_task(value(load_document(args.file).training, "task"))
     return subprocess.run(torchrun_argv(args), check=False).returncode
