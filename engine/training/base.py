@@ -39,12 +39,14 @@ from engine.training.events import (
     Event,
     Failed,
     Finished,
+    Notice,
     Started,
     Step,
 )
 from engine.training.feeding import first_output
 from engine.training.guards import Diverged, NonFiniteLoss, TrainingStopped, exploded
 from engine.training.history import History
+from engine.training.precision import Acceleration
 from engine.training.setup import resolve_device, seed_everything
 
 __all__ = ["Diverged", "NonFiniteLoss", "RunOptions", "StopRequested", "Trainer"]
@@ -66,6 +68,8 @@ class RunOptions:
     resume: bool = False  # continue from doc.weights / doc.train_state
     checkpoint_path: str | None = None  # write a bundle here every `checkpoint_every` epochs
     checkpoint_every: int = 1  # epochs, or episodes for RL
+    precision: str | None = None  # fp32, bf16 or fp16; None: training.precision
+    compile: bool | None = None  # torch.compile the networks; None: training.compile
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,6 +79,7 @@ class Trainer:
     task = "base"
     guard_divergence = False  # a fixed-target loss (supervised, graph): explosion ends the run
     history_keys = ("epoch_train", "epoch_val")  # what end_epoch's (train, val) are recorded as
+    autocast_applies = True  # False where updates are a rule on the weights, not gradients
 
     def __init__(self, doc: Document, options: RunOptions | None = None) -> None:
         self.doc = doc
@@ -107,6 +112,7 @@ class Trainer:
         self._good_state: dict[str, dict[str, torch.Tensor]] = {}
         self._progress_start = 0
         self.generator = torch.Generator().manual_seed(self.seed)
+        self._acceleration: Acceleration | None = None
 
     # ---- controls (any thread) ----------------------------------------------------
 
@@ -231,6 +237,7 @@ class Trainer:
             {n: sum(p.numel() for p in m.parameters() if p.requires_grad)
              for n, m in self.models.items()},
             self.total_epochs, self.steps_per_epoch, self.epoch,
+            tuple(self.acceleration.notes),
         )
 
     # ---- hooks a paradigm supplies -------------------------------------------------
@@ -285,16 +292,34 @@ class Trainer:
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Every network passes here once, on its device (DDP or torch.compile go here)."""
-        return model
+        # torch.compile: the module stays as it is; `forward` runs its compiled form.
+        return self.acceleration.prepare(model)
 
     def forward_context(self) -> contextlib.AbstractContextManager:
         """The context every training forward pass runs in (autocast goes here)."""
-        return contextlib.nullcontext()
+        return self.acceleration.autocast()
 
     def forward(self, model: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-        """The network's first output for `inputs`: the one place a forward pass runs."""
+        """The network's first output for `inputs`: the one place a forward pass runs.
+
+        Compiled when --compile asked (eager while hooks capture activations); the
+        output is float32 under bf16/fp16 autocast, so losses are computed in float32.
+        """
+        run = self.acceleration.runner(model, eager=bool(self._hooks))
         with self.forward_context():
-            return first_output(model(*inputs))
+            out = first_output(run(*inputs))
+        return self.acceleration.output(out)
+
+    @property
+    def acceleration(self) -> Acceleration:
+        """Precision and compilation for this run (engine/training/precision.py), made on first use."""
+        if self._acceleration is None or self._acceleration.device != self.device:
+            self._acceleration = Acceleration(
+                str(self.options.precision or self.training.get("precision", "fp32")),
+                bool(self.options.compile if self.options.compile is not None
+                     else self.training.get("compile", False)),
+                self.device, self.autocast_applies, self.task)
+        return self._acceleration
 
     def apply(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
               clip: float | None = None) -> float:
@@ -304,11 +329,7 @@ class Trainer:
         """
         value = self.check_loss(loss)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            nn.utils.clip_grad_norm_(params, clip)
-        optimizer.step()
+        self.acceleration.update(loss, optimizer, clip)  # backward, clip, step (GradScaler: fp16)
         return value
 
     # ---- helpers for subclasses ----------------------------------------------------
@@ -367,6 +388,8 @@ class Trainer:
         Writing the bundle (atomically) mid-run means a crash or a power cut
         loses at most `checkpoint_every` epochs; the bundle resumes like any other.
         """
+        while self.acceleration.pending:  # e.g. torch.compile fell back to eager
+            yield Notice(self.step, self.acceleration.pending.pop(0))
         path, every = self.options.checkpoint_path, max(1, self.options.checkpoint_every)
         if path is None or epoch % every:
             return
@@ -401,6 +424,7 @@ class Trainer:
             torch.set_rng_state(rng["torch"])
         self.history = History.from_dict(self.doc.metrics.get("history", {}))
         self.load_extra_state(state.get("extra", {}) or {})
+        self.acceleration.load_state(state.get("scalers", {}) or {}, self.optimizers)
 
     def _install_hooks(self) -> None:
         """Hook exactly the watched nodes' submodules (named by node id, `class` -> `class_`)."""
@@ -461,6 +485,7 @@ class Trainer:
             # Random states, so a resumed run continues exactly as an uninterrupted one.
             "rng": {"shuffle": self.generator.get_state(), "torch": torch.get_rng_state()},
             "extra": _cpu_state(self.extra_state()),
+            "scalers": _cpu_state(self.acceleration.state(self.optimizers)),  # fp16's GradScalers
         }
 
 

@@ -28,6 +28,7 @@ class PerceptronTrainer(Trainer):
     """Online, mistake-driven updates of one Linear layer followed by a Step."""
 
     task = "perceptron"
+    autocast_applies = False  # its update is a rule on the weights: precision stays fp32
 
     def setup(self) -> None:
         self.linear_id = self._check_architecture()

@@ -52,6 +52,11 @@ TOP: tuple[Setting, ...] = (
     Setting("seed", "int", 0, "seeds weights, shuffling, splits and environments; "
             "a CPU run repeats exactly", low=0),
     Setting("device", "device", "auto", "where to train: auto picks CUDA, then MPS, then CPU"),
+    Setting("precision", "choice", "fp32", "number format of forward passes: bf16 (CPU, CUDA) "
+            "and fp16 (CUDA, with a GradScaler) run under torch.autocast; weights stay fp32",
+            choices=("fp32", "bf16", "fp16")),
+    Setting("compile", "bool", False, "run the networks through torch.compile (falls back to "
+            "eager, with a note, where no backend is available)"),
 )
 
 OPTIMIZER = Section("optimizer", "the torch.optim optimizer (a bare name is shorthand for "
