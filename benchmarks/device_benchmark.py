@@ -9,7 +9,10 @@ document compiled to an fx GraphModule, through `make_trainer` with RunOptions)
 and the same architecture written by hand as `nn.Module`s with the same
 optimizer, loss, autocast, GradScaler and torch.compile. Each measurement skips
 `warmup` steps (compilation, allocator) and times the next `steps`; sides
-alternate (A B, B A, ...) and the table shows median samples/s and their ratio.
+alternate (A B, B A, ...) and the table shows median samples/s and their ratio
+(compiled rows: one run each, compiling dominates). Eager rows run first, then
+(with a GPU) the targets, then compiled rows, CUDA first; rows that would start
+after `--minutes` (default 9) are listed as not run, so the script ends within ten.
 
 With a CUDA GPU it also trains each preset to its target on CUDA (the preset's
 own settings, `device: auto`). Without one it says so and runs the CPU rows with
@@ -215,15 +218,20 @@ def _sync(device: torch.device) -> None:
 # ---- the table ------------------------------------------------------------------------------------
 
 
-def combinations(devices: list[torch.device]) -> list[tuple[torch.device, str, bool]]:
+def combinations(presets: list[str], devices: list[torch.device],
+                 compiled: bool) -> list[tuple[str, torch.device, str, bool]]:
+    """Every row that can run here, cheapest first: eager rows, then compiled ones.
+
+    Compiling costs tens of seconds per graph, so under the time budget the eager
+    rows (and, with a GPU, the targets, which `main` runs between) always come first.
+    """
     rows = []
-    for device in devices:
-        for precision in DTYPES:
-            if precision_problem(precision, device):
+    for mode in (False, True) if compiled else (False,):
+        for device in reversed(devices) if mode else devices:  # compiled: CUDA first
+            if mode and compile_problem(device):
                 continue
-            rows.append((device, precision, False))
-            if compile_problem(device) is None:
-                rows.append((device, precision, True))
+            rows += [(preset, device, precision, mode) for preset in presets
+                     for precision in DTYPES if not precision_problem(precision, device)]
     return rows
 
 
@@ -232,7 +240,7 @@ def measure_row(preset: str, device: torch.device, precision: str, compiled: boo
     """Median samples/s of (NetCanvas, hand-written), alternating which runs first."""
     torch._dynamo.reset()
     rates: dict[str, list[float]] = {"netcanvas": [], "hand": []}
-    for r in range(args.repeats):
+    for r in range(1 if compiled else args.repeats):  # compiling dominates: once
         sides = ["netcanvas", "hand"] if r % 2 == 0 else ["hand", "netcanvas"]
         for side in sides:
             torch.manual_seed(0)
@@ -268,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="*", default=list(PRESETS))
     parser.add_argument("--no-compile", action="store_true", help="eager rows only")
     parser.add_argument("--no-targets", action="store_true", help="skip training to the targets")
+    parser.add_argument("--minutes", type=float, default=9.0,
+                        help="rows that would start after this many minutes are listed, not run")
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available()
     args.steps = args.steps or (50 if cuda else 10)
@@ -282,24 +292,41 @@ def main(argv: list[str] | None = None) -> int:
         if problem and not args.no_compile:
             print(f"{device}: compiled rows skipped: {problem}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s); {args.warmup} "
-          f"warm-up + {args.steps} timed steps, median of {args.repeats} alternating runs\n")
+          f"warm-up + {args.steps} timed steps, median of {args.repeats} alternating runs "
+          "(compiled rows: one run)\n")
+    began = time.monotonic()
+    rows = combinations(args.presets, devices, not args.no_compile)
     print("| preset | device | precision | mode | NetCanvas samples/s | hand-written samples/s "
           "| ratio |")
     print("|---|---|---|---|---:|---:|---:|")
-    for preset in args.presets:
-        for device, precision, compiled in combinations(devices):
-            if compiled and args.no_compile:
-                continue
-            ours, hand = measure_row(preset, device, precision, compiled, args)
-            print(f"| {preset} | {device.type} | {precision} | {'compiled' if compiled else 'eager'} "
-                  f"| {ours:,.0f} | {hand:,.0f} | {ours / hand:.2f} |", flush=True)
-    if cuda and not args.no_targets:
-        print("\nTargets on CUDA (each preset's own settings):\n")
-        print("| preset | metric | value | target | seconds | reached |")
-        print("|---|---|---:|---|---:|---|")
-        for line in check_targets():
-            print(line, flush=True)
+    targets_due = cuda and not args.no_targets
+    for preset, device, precision, compiled in rows:
+        if compiled and targets_due:  # with a GPU, the targets before any compiling
+            targets_due = False
+            _print_targets()
+        mode = "compiled" if compiled else "eager"
+        if time.monotonic() - began > args.minutes * 60:
+            print(f"| {preset} | {device.type} | {precision} | {mode} | not run: over "
+                  f"--minutes {args.minutes:g} | | |", flush=True)
+            continue
+        ours, hand = measure_row(preset, device, precision, compiled, args)
+        print(f"| {preset} | {device.type} | {precision} | {mode} "
+              f"| {ours:,.0f} | {hand:,.0f} | {ours / hand:.2f} |", flush=True)
+    if targets_due:
+        _print_targets()
+    print(f"\n{time.monotonic() - began:.0f} s in all")
     return 0
+
+
+def _print_targets() -> None:
+    print("\nTargets on CUDA (each preset's own settings):\n")
+    print("| preset | metric | value | target | seconds | reached |")
+    print("|---|---|---:|---|---:|---|")
+    for line in check_targets():
+        print(line, flush=True)
+    print("\n| preset | device | precision | mode | NetCanvas samples/s | hand-written samples/s "
+          "| ratio |")
+    print("|---|---|---|---|---:|---:|---:|")
 
 
 if __name__ == "__main__":
