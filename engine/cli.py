@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from engine.errors import NetCanvasError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PRECISIONS = ("fp32", "bf16", "fp16")  # training.precision's choices (a test keeps them equal)
 FILE_HELP = "a document (.json), a bundle (.ncz) or a preset's name (see `netcanvas presets`)"
 
 
@@ -53,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override training.epochs (or episodes for RL)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=int, help="override training.seed")
+    p.add_argument("--precision", choices=PRECISIONS, help="override training.precision: fp32; "
+                   "bf16 (CPU, CUDA) or fp16 (CUDA, with a GradScaler) under torch.autocast")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="override training.compile: run the networks through torch.compile "
+                   "(falls back to eager, saying so, where no backend is available)")
     p.add_argument("--out", default=".", help="folder for the bundle (default: here)")
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     p.add_argument("--checkpoint-every", type=int, metavar="N",

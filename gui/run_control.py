@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar
 
 from engine.document import Document
-from engine.training import Epoch, Failed, Finished, Started
+from engine.training import Epoch, Failed, Finished, Notice, Started
 from gui.plots.panel import TrainingPanel
 from gui.training.controller import PAUSED, RUNNING, STOPPING, TrainingController
 
@@ -236,6 +236,10 @@ class RunControl(QObject):
         if isinstance(event, Started):
             params = ", ".join(f"{n}: {p:,} parameters" for n, p in event.parameters.items())
             self.window.log_line(f"Training '{event.task}' on {event.device} ({params})")
+            for note in event.notes:  # precision or torch.compile not as asked
+                self.window.log_line("Note: " + note)
+        elif isinstance(event, Notice):
+            self.window.log_line("Note: " + event.message)
         elif isinstance(event, Epoch):
             described = ", ".join(f"{k} {v:.4g}" for k, v in {**event.train, **{
                 f"val_{k}": v for k, v in event.val.items()}}.items())

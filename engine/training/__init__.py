@@ -14,8 +14,8 @@ _LAZY = {
     "TRAINERS": "engine.training.registry", "make_trainer": "engine.training.registry",
     "RunOptions": "engine.training.base", "Trainer": "engine.training.base",
     **{name: "engine.training.events" for name in (
-        "Activations", "Checkpoint", "Episode", "Epoch", "Failed", "Finished", "Samples",
-        "Started", "Step")},
+        "Activations", "Checkpoint", "Episode", "Epoch", "Failed", "Finished", "Notice",
+        "Samples", "Started", "Step")},
 }
 
 
@@ -27,5 +27,5 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "TRAINERS", "Activations", "Checkpoint", "Epoch", "Episode", "Failed", "Finished",
-    "RunOptions", "Samples", "Started", "Step", "Trainer", "make_trainer",
+    "Notice", "RunOptions", "Samples", "Started", "Step", "Trainer", "make_trainer",
 ]

@@ -44,12 +44,14 @@ from engine.training.events import (
     Event,
     Failed,
     Finished,
+    Notice,
     Started,
     Step,
 )
 from engine.training.feeding import first_output
 from engine.training.guards import Diverged, NonFiniteLoss, TrainingStopped, exploded
 from engine.training.history import History
+from engine.training.precision import Acceleration
 from engine.training.schema import default
 from engine.training.settings import value
 from engine.training.setup import resolve_device, seed_everything
@@ -73,6 +75,8 @@ class RunOptions:
     resume: bool = False  # continue from doc.weights / doc.train_state
     checkpoint_path: str | None = None  # write a bundle here every `checkpoint_every` epochs
     checkpoint_every: int = 1  # epochs, or episodes for RL
+    precision: str | None = None  # fp32, bf16 or fp16; None: training.precision
+    compile: bool | None = None  # torch.compile the networks; None: training.compile
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,6 +86,7 @@ class Trainer:
     task = "base"
     guard_divergence = False  # a fixed-target loss (supervised, graph): explosion ends the run
     history_keys = ("epoch_train", "epoch_val")  # what end_epoch's (train, val) are recorded as
+    autocast_applies = True  # False where updates are a rule on the weights, not gradients
 
     def __init__(self, doc: Document, options: RunOptions | None = None) -> None:
         self.doc = doc
@@ -112,6 +117,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(self.seed)
         self.early_stopping: EarlyStopping | None = None  # set when a run used it
         self._failed_forward: tuple[nn.Module, tuple[torch.Tensor, ...], Exception] | None = None
+        self._acceleration: Acceleration | None = None
 
     # ---- controls (any thread) ----------------------------------------------------
 
@@ -245,6 +251,7 @@ class Trainer:
             {n: sum(p.numel() for p in m.parameters() if p.requires_grad)
              for n, m in self.models.items()},
             self.total_epochs, self.steps_per_epoch, self.epoch,
+            tuple(self.acceleration.notes),
         )
 
     # ---- hooks a paradigm supplies -------------------------------------------------
@@ -302,20 +309,39 @@ class Trainer:
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Every network passes here once, on its device (DDP or torch.compile go here)."""
-        return distributed.wrap(model, self.device)  # DDP only when torchrun started several
+        model = distributed.wrap(model, self.device)  # DDP only when torchrun started several
+        # torch.compile, last: the module stays as it is; `forward` runs its compiled form.
+        return self.acceleration.prepare(model)
 
     def forward_context(self) -> contextlib.AbstractContextManager:
         """The context every training forward pass runs in (autocast goes here)."""
-        return contextlib.nullcontext()
+        return self.acceleration.autocast()
 
     def forward(self, model: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-        """The network's first output for `inputs`: the one place a forward pass runs."""
+        """The network's first output for `inputs`: the one place a forward pass runs.
+
+        Compiled when --compile asked (eager while hooks capture activations); the
+        output is float32 under bf16/fp16 autocast, so losses are computed in float32.
+        """
+        run = self.acceleration.runner(model, eager=self.capture.active)
         try:
             with self.forward_context():
-                return first_output(model(*inputs))
+                out = first_output(run(*inputs))
         except Exception as exc:
             self._failed_forward = (model, inputs, exc)  # for the crash description: which block
             raise
+        return self.acceleration.output(out)
+
+    @property
+    def acceleration(self) -> Acceleration:
+        """Precision and compilation for this run (engine/training/precision.py), made on first use."""
+        if self._acceleration is None or self._acceleration.device != self.device:
+            self._acceleration = Acceleration(
+                str(self.options.precision or self.training.get("precision", "fp32")),
+                bool(self.options.compile if self.options.compile is not None
+                     else self.training.get("compile", False)),
+                self.device, self.autocast_applies, self.task)
+        return self._acceleration
 
     def apply(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
               clip: float | None = None) -> float:
@@ -325,11 +351,7 @@ class Trainer:
         """
         value = self.check_loss(loss)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            nn.utils.clip_grad_norm_(params, clip)
-        optimizer.step()
+        self.acceleration.update(loss, optimizer, clip)  # backward, clip, step (GradScaler: fp16)
         return value
 
     # ---- helpers for subclasses ----------------------------------------------------
@@ -391,6 +413,8 @@ class Trainer:
         Writing the bundle (atomically) mid-run means a crash or a power cut
         loses at most `checkpoint_every` epochs; the bundle resumes like any other.
         """
+        while self.acceleration.pending:  # e.g. torch.compile fell back to eager
+            yield Notice(self.step, self.acceleration.pending.pop(0))
         path, every = self.options.checkpoint_path, max(1, self.options.checkpoint_every)
         if path is None or epoch % every:
             return
@@ -425,6 +449,7 @@ class Trainer:
             torch.set_rng_state(rng["torch"])
         self.history = History.from_dict(self.doc.metrics.get("history", {}))
         self.load_extra_state(state.get("extra", {}) or {})
+        self.acceleration.load_state(state.get("scalers", {}) or {}, self.optimizers)
 
     def _restore_good_state(self, always: bool = False) -> None:
         """Back to the snapshot: always after divergence, else where weights are not finite."""
@@ -450,6 +475,7 @@ class Trainer:
             # Random states, so a resumed run continues exactly as an uninterrupted one.
             "rng": {"shuffle": self.generator.get_state(), "torch": torch.get_rng_state()},
             "extra": _cpu_state(self.extra_state()),
+            "scalers": _cpu_state(self.acceleration.state(self.optimizers)),  # fp16's GradScalers
         }
 
 

@@ -50,6 +50,11 @@ class ActivationCapture:
                     self._hooked_ids.add(node_id)
         self._hooked = watched
 
+    @property
+    def active(self) -> bool:
+        """Whether hooks are installed: a compiled forward would bypass them, so run eager."""
+        return bool(self._handles)
+
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()

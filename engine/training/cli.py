@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from engine.training.events import Episode, Epoch, Failed, Finished, Started, Step
+from engine.training.events import Episode, Epoch, Failed, Finished, Notice, Started, Step
 
 
 class ProgressBar:
@@ -32,6 +32,8 @@ class ProgressBar:
         self.total = event.total_epochs
         self.line(f"training '{event.task}' on {event.device}: "
                   + ", ".join(f"{n} {p:,} parameters" for n, p in event.parameters.items()))
+        for note in event.notes:
+            self.line(f"note: {note}")
 
     def update(self, progress: float, counter: int, force: bool = False) -> None:
         now = time.monotonic()
@@ -84,7 +86,9 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     every = getattr(args, "checkpoint_every", None)
     options = RunOptions(device=args.device, seed=args.seed, epochs=args.epochs, resume=resume,
                          checkpoint_path=str(target) if every else None,
-                         checkpoint_every=every or 1)
+                         checkpoint_every=every or 1,
+                         precision=getattr(args, "precision", None),
+                         compile=getattr(args, "compile", None))
     bar = ProgressBar(err, args.quiet)
     result: Finished | Failed | None = None
     trainer = make_trainer(doc, options)
@@ -105,6 +109,8 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
                 bar.update(event.progress, event.epoch, force=True)
                 bar.line(f"epoch {event.epoch}: train {_format_metrics(event.train)}; "
                          f"val {_format_metrics(event.val)}")
+            elif isinstance(event, Notice):
+                bar.line(f"note: {event.message}")
             elif isinstance(event, Finished | Failed):
                 result = event
     if doc.weights:  # the run's weights are never lost to a save error: see save_run

@@ -20,6 +20,7 @@ class Started:
     total_epochs: int = 0  # epochs (or episodes for RL) this run will do
     steps_per_epoch: int = 0
     start_epoch: int = 0  # > 0 when resuming
+    notes: tuple[str, ...] = ()  # what the run does differently than asked (precision, compile)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,14 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something a person should know that happened mid-run (torch.compile fell back)."""
+
+    step: int
+    message: str
+
+
+@dataclass(frozen=True)
 class Finished:
     metrics: dict[str, Any]
     stopped: bool  # True when stop() ended the run early
@@ -85,4 +94,5 @@ class Failed:
     step: int | None = None
 
 
-Event = Started | Step | Epoch | Episode | Activations | Samples | Checkpoint | Finished | Failed
+Event = (Started | Step | Epoch | Episode | Activations | Samples | Checkpoint | Notice | Finished
+         | Failed)

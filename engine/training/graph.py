@@ -49,9 +49,13 @@ class NodeClassificationTrainer(Trainer):
                                    self.total_epochs)
         self.schedulers = {"main": scheduler} if scheduler is not None else {}
         fields = {"adjacency": data.adjacency, "features": data.features}
-        self.inputs = [to_tensor(fields[s], self.device).float() for s in self.sources]
-        self.labels = to_tensor(data.labels, self.device).long()  # (V,)
-        self.masks = {k: to_tensor(v, self.device).bool() for k, v in data.masks.items()}
+        # Full-batch: the whole graph is on the device, however large (to_tensor keeps
+        # data over 1 GiB on the host for batched trainers).
+        self.inputs = [to_tensor(fields[s], self.device).float().to(self.device)
+                       for s in self.sources]
+        self.labels = to_tensor(data.labels, self.device).long().to(self.device)  # (V,)
+        self.masks = {k: to_tensor(v, self.device).bool().to(self.device)
+                      for k, v in data.masks.items()}
         if not bool(self.masks["train"].any()):
             raise NetCanvasError(f"dataset '{data.name}' has no labelled (train) nodes")
         self.labelled = int(self.masks["train"].sum())

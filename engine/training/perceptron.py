@@ -28,6 +28,7 @@ class PerceptronTrainer(Trainer):
     """Online, mistake-driven updates of one Linear layer followed by a Step."""
 
     task = "perceptron"
+    autocast_applies = False  # its update is a rule on the weights: precision stays fp32
 
     def setup(self) -> None:
         self.linear_id = self._check_architecture()
@@ -113,9 +114,9 @@ class PerceptronTrainer(Trainer):
         mistakes = 0
         weight, bias = self.linear.weight, self.linear.bias  # (k, F), (k,)
         for j in idx.tolist():
-            x = self.x[j : j + 1]  # (1, ...)
+            x = self.x[j : j + 1].to(self.device)  # (1, ...): data over 1 GiB stays on the host
             predicted = self.forward(self.model, x).reshape(-1)  # (k,) of 0/1
-            delta = self._targets(self.y[j]) - predicted  # (k,) in {-1, 0, 1}
+            delta = self._targets(self.y[j].to(self.device)) - predicted  # (k,) in {-1, 0, 1}
             if bool(delta.any()):
                 mistakes += 1
                 change = self.lr * delta[:, None] * x.reshape(1, -1)  # (k, F)

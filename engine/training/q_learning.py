@@ -32,6 +32,7 @@ class QLearningTrainer(EpisodicTrainer):
     """Epsilon-greedy episodes, one tabular update per transition, greedy evaluation."""
 
     task = "q_learning"
+    autocast_applies = False  # its update is a rule on the weights: precision stays fp32
     default_episodes = 10_000
 
     def setup(self) -> None:

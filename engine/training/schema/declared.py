@@ -55,6 +55,11 @@ TOP: tuple[Setting, ...] = (
     Setting("processes", "int", 1, "training processes on this machine (torchrun + DDP, "
             "batch_size stays the global batch); GAN and RL train on one", low=1,
             tasks=(*SUPERVISED, "node_classification")),
+    Setting("precision", "choice", "fp32", "number format of forward passes: bf16 (CPU, CUDA) "
+            "and fp16 (CUDA, with a GradScaler) run under torch.autocast; weights stay fp32",
+            choices=("fp32", "bf16", "fp16")),
+    Setting("compile", "bool", False, "run the networks through torch.compile (falls back to "
+            "eager, with a note, where no backend is available)"),
 )
 
 OPTIMIZER = Section("optimizer", "the torch.optim optimizer (a bare name is shorthand for "
