@@ -38,6 +38,11 @@ HOST_BY_DESIGN = {
     ("supervised.py", "torch.from_numpy(v).long()"): "split indices",
     ("q_learning.py", "torch.tensor(float(errors.mean()))"): "a number for check_loss only",
     ("q_learning.py", "torch.from_numpy(self.table)"): "copied into the device's weight",
+    ("distributed.py", "torch.tensor_split(torch.arange(count), world_size())"):
+        "only the part sizes are read (a rank's share of the index)",
+    ("distributed.py", "torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)"):
+        "moved to the collective's device on the next line",
+    ("supervised.py", "torch.empty(0) if self.streamed"): "a placeholder: a streamed run has no test tensor",
 }
 
 

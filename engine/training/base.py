@@ -337,9 +337,9 @@ class Trainer:
         """Precision and compilation for this run (engine/training/precision.py), made on first use."""
         if self._acceleration is None or self._acceleration.device != self.device:
             self._acceleration = Acceleration(
-                str(self.options.precision or self.training.get("precision", "fp32")),
+                str(self.options.precision or value(self.training, "precision")),
                 bool(self.options.compile if self.options.compile is not None
-                     else self.training.get("compile", False)),
+                     else value(self.training, "compile")),
                 self.device, self.autocast_applies, self.task)
         return self._acceleration
 
