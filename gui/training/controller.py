@@ -167,7 +167,8 @@ class TrainingController(QObject):
 
     def __init__(self, parent: QObject | None = None, threads: int | None = None) -> None:
         super().__init__(parent)
-        guard_garbage_collection()
+        self._collector = guard_garbage_collection()
+        self._holding = False  # the collector defers full collections while a run lives
         self.threads = threads or worker_threads()
         self._state = IDLE
         self._thread: QThread | None = None
@@ -241,6 +242,7 @@ class TrainingController(QObject):
         thread.finished.connect(worker.deleteLater)  # runs in the thread as it ends
         thread.finished.connect(self._on_thread_finished, Qt.ConnectionType.QueuedConnection)
         self._thread, self._worker = thread, worker
+        self._hold_collections(True)
         self._set_state(RUNNING)
         thread.start()
 
@@ -281,6 +283,7 @@ class TrainingController(QObject):
             # Destroying a running QThread aborts the process: keep it alive until exit.
             _ABANDONED.append((thread, self._worker))
             self._thread = self._worker = self._trainer = None
+            self._hold_collections(False)
             self._set_state(IDLE)
             return False
         self._finish(thread)
@@ -331,12 +334,19 @@ class TrainingController(QObject):
         final = self._final or Failed("training ended without reporting a result")
         doc = self._doc
         self._thread = self._worker = self._trainer = self._final = None
+        self._hold_collections(False)
         self._set_state(IDLE)
         self.event.emit(final)
         if isinstance(final, Finished):
             self.finished.emit(final, doc)
         else:
             self.failed.emit(final, doc)
+
+    def _hold_collections(self, hold: bool) -> None:
+        """A full garbage collection stalls the GUI ~80 ms: none while this run lives."""
+        if hold != self._holding:
+            self._holding = hold
+            (self._collector.hold if hold else self._collector.release)()
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
