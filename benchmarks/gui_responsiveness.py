@@ -11,7 +11,13 @@ steps a second) to exercise the controller's coalescing.
 Targets from issue 6: longest stall ≤ 50 ms, 99th percentile ≤ 16 ms, GUI
 throughput ≥ 0.9× headless.
 
-    python benchmarks/gui_responsiveness.py [--steps 200] [--repeats 3] [--device cpu]
+    python benchmarks/gui_responsiveness.py [--steps 200] [--repeats 3] [--device cpu] [--slots]
+
+--slots also times every call of the slots and callbacks that run on the GUI
+thread during a run (plot redraws and paints, the controller's event drain,
+run start and end, the garbage collector) in GUI-thread CPU time, which other
+processes on a shared machine inflate far less than the wall-clock stalls:
+the per-call maximum names the stall to remove.
 
 Medians over the repeats, except the longest stall (the worst of all). On a
 machine shared with other work, the ratio moves by a few hundredths between
@@ -21,10 +27,13 @@ invocations: the GUI and headless runs do not see the same background load.
 from __future__ import annotations
 
 import argparse
+import collections
+import functools
 import math
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +152,45 @@ def scenario(name: str, doc, epochs: int, args, panel, controller, probe) -> dic
     return {"name": name, **{k: v for k, v in rows.items() if v}}
 
 
+SLOT_CALLS: dict[str, list[float]] = collections.defaultdict(list)
+
+
+def time_slots() -> None:
+    """Record the GUI-thread CPU time of each call of the GUI's run-time slots (--slots)."""
+    from gui.gc_guard import GuiCollector
+    from gui.plots import curves, feature_maps, progress, results, style
+    from gui.plots.base import PlotPanel
+
+    watched = [(style.TimedLayoutWidget, "paintEvent"), (PlotPanel, "refresh"),
+               (TrainingController, "start"), (TrainingController, "_drain"),
+               (TrainingController, "_finish"), (TrainingPanel, "begin_run"), (TrainingPanel, "handle"),
+               (curves.CurvePanel, "redraw"), (curves.CurvePanel, "reset"),
+               (feature_maps.FeatureMapPanel, "redraw"), (results.ResultsPanel, "redraw"),
+               (progress.ProgressWidget, "handle"), (GuiCollector, "check")]
+    main = threading.main_thread()
+    for cls, name in watched:
+        setattr(cls, name, _timed(getattr(cls, name), f"{cls.__name__}.{name}", main))
+
+
+def _timed(method, label: str, main: threading.Thread):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if threading.current_thread() is not main:
+            return method(*args, **kwargs)
+        began = time.thread_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            SLOT_CALLS[label].append(1e3 * (time.thread_time() - began))
+    return wrapper
+
+
+def print_slots() -> None:
+    print(f"\n{'GUI-thread CPU per call (ms)':38}{'calls':>8}{'max':>8}{'p99':>8}{'total':>9}")
+    for label, calls in sorted(SLOT_CALLS.items(), key=lambda item: -max(item[1])):
+        print(f"{label:38}{len(calls):8}{max(calls):8.1f}{np.percentile(calls, 99):8.1f}{sum(calls):9.1f}")
+
+
 def print_table(results: list[dict], threads: int) -> None:
     print(f"\n{'':38}" + "".join(f"{r['name']:>18}" for r in results) + "   target")
 
@@ -171,7 +219,11 @@ def main() -> None:
     parser.add_argument("--skip-flood", action="store_true", help="only the CNN scenario")
     parser.add_argument("--default-threads", action="store_true",
                         help="also time headless at torch's default thread count (slow on a busy machine)")
+    parser.add_argument("--slots", action="store_true",
+                        help="also time each call of the GUI thread's slots (CPU time, per call)")
     args = parser.parse_args()
+    if args.slots:
+        time_slots()
 
     app = QApplication.instance() or QApplication(sys.argv)
     apply_theme(app)
@@ -188,7 +240,8 @@ def main() -> None:
     epochs = max(1, math.ceil(args.steps / per_epoch))
     print(f"{cnn.name}: {epochs} epochs × {per_epoch} steps, device {args.device}, "
           f"GUI worker {controller.threads} torch thread(s), {os.cpu_count()} CPUs, "
-          f"{args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms")
+          f"{args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms; "
+          f"load average {os.getloadavg()[0]:.1f}")
     results = [scenario("CNN preset", cnn, epochs, args, panel, controller, probe)]
     if not args.skip_flood:
         from tests.helpers import iris_mlp
@@ -196,7 +249,10 @@ def main() -> None:
         flood = iris_mlp(epochs=300, batch_size=8, device=args.device)
         results.append(scenario("event flood (MLP)", flood, 300, args, panel, controller, probe))
     controller.shutdown()
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print_table(results, controller.threads)
+    if args.slots:
+        print_slots()
     panel.close()  # tear the widgets down now, not during interpreter finalisation
     panel.deleteLater()
     app.processEvents()
