@@ -35,7 +35,7 @@ def due_for_full_collection() -> list:
     """Leave every generation's count above a zero threshold, as when a full collection is due."""
     gc.collect(1)  # counts one towards the oldest generation
     gc.collect(0)  # counts one towards the middle one
-    return [[] for _ in range(10)]  # young objects
+    return [[] for _ in range(1000)]  # young objects, kept alive by the caller
 
 
 def test_no_full_collection_while_held(collector):

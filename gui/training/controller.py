@@ -304,8 +304,8 @@ class TrainingController(QObject):
             self._backlog = thinned(self._backlog)
         began = time.perf_counter()
         while self._backlog and time.perf_counter() - began < DRAIN_BUDGET_S:
-            for _ in range(min(64, len(self._backlog))):
-                self._dispatch(self._backlog.popleft())
+            # One event at a time: an Epoch or an Activations costs far more than a Step.
+            self._dispatch(self._backlog.popleft())
         if self._backlog:
             self._drain_timer.start(0)
 
