@@ -103,3 +103,34 @@ def test_a_reset_drops_the_labels_still_to_make(qtbot):
     assert panel.texts == [] and not panel._pending_texts
     panel.flush()
     assert panel.texts == []
+
+
+def test_the_runs_dock_reads_the_store_only_when_the_run_has_ended(qapp, qtbot, tmp_path, monkeypatch):
+    """The worker writes run.json and metrics.csv; the GUI thread reads the folder once, after."""
+    from engine.readwrite import save_document
+    from gui.main_window import MainWindow
+    from gui.runs import panel as runs_panel
+    from gui.testing import FakeDialogs
+
+    window = MainWindow(FakeDialogs(), persist=False)
+    path = tmp_path / "iris.json"
+    save_document(iris_mlp(epochs=2), path)
+    assert window.open_path(str(path))
+    reads: list[bool] = []
+    listing = runs_panel.list_runs
+
+    def list_runs(root):
+        reads.append(window.run_control.controller.is_running())
+        return listing(root)
+
+    monkeypatch.setattr(runs_panel, "list_runs", list_runs)
+    try:
+        with qtbot.waitSignal(window.runs.panel.changed, timeout=60_000):
+            window.run_control.run()
+        assert reads and not any(reads)  # read after the run, never during it
+        assert window.runs.panel.table.rowCount() == 1
+    finally:
+        window.run_control.shutdown()
+        window.dialogs.save_answer = "discard"
+        window.close()
+        window.deleteLater()
