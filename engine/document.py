@@ -29,7 +29,7 @@ def _nx():
 
     return networkx
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # whole string: fullmatch (a "$" let "fc\n" in)
 
 
 @dataclass
@@ -237,7 +237,7 @@ class Network:
                  extra: dict[str, Any] | None = None) -> Node:
         get_block(block)  # raises for an unknown block
         node_id = node_id or self.unique_id(block)
-        if not IDENTIFIER.match(node_id):
+        if not IDENTIFIER.fullmatch(node_id):
             raise EditError(f"node id '{node_id}' must be a Python identifier (letters, digits, _)")
         if node_id in self.nodes:
             raise EditError(f"a node '{node_id}' already exists in network '{self.name}'")
@@ -397,7 +397,7 @@ class Document:
             raise EditError(f"no network '{name}' in this document (it has: {known})") from None
 
     def add_network(self, name: str = "main") -> Network:
-        if not IDENTIFIER.match(name):
+        if not IDENTIFIER.fullmatch(name):
             raise EditError(f"network name '{name}' must be a Python identifier")
         if name in self.networks:
             raise EditError(f"a network '{name}' already exists")

@@ -58,7 +58,7 @@ class _Reader:
         networks = self.expect(raw.get("networks"), dict, "networks",
                                "an object of named networks")
         for name, net in networks.items():
-            if not IDENTIFIER.match(name):
+            if not IDENTIFIER.fullmatch(name):
                 raise self.fail(f"networks.{name}", "a network name must be a Python identifier")
             self.network(doc.add_network(name), net, f"networks.{name}")
         doc.training = dict(self.expect(raw.get("training", {}), dict, "training", "an object"))
@@ -102,7 +102,7 @@ class _Reader:
     def node(self, network: Network, raw: Any, path: str) -> None:
         raw = self.expect(raw, dict, path, "a node object")
         node_id = self.expect(raw.get("id"), str, f"{path}.id", "a string id")
-        if not IDENTIFIER.match(node_id):
+        if not IDENTIFIER.fullmatch(node_id):
             raise self.fail(f"{path}.id", f"'{node_id}' is not a valid id (letters, digits, _)")
         if node_id in network.nodes:
             raise self.fail(f"{path}.id", f"duplicate node id '{node_id}'")

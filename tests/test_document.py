@@ -407,3 +407,16 @@ def test_can_resume_compares_the_epochs_done_with_those_planned(training, state,
     doc = Document("d")
     doc.training, doc.train_state = training, state
     assert doc.can_resume() is expected
+
+
+def test_an_id_with_a_trailing_newline_is_refused():
+    """IDENTIFIER ended in `$`, which also matches before a final newline: "fc\\n" got in."""
+    import pytest
+
+    from engine.document import Document
+    from engine.errors import NetCanvasError
+
+    net = Document("d").add_network("main")
+    with pytest.raises(NetCanvasError):
+        net.add_node("Linear", {}, (0, 0), "fc\n")
+    net.add_node("Linear", {}, (0, 0), "fc")

@@ -81,7 +81,7 @@ def prepare_paste(net: Network, payload: dict[str, Any], offset: tuple[float, fl
         if not isinstance(rec, dict) or rec.get("block") not in CATALOGUE:
             continue
         new_id = rec.get("id") if isinstance(rec.get("id"), str) else None
-        if not new_id or new_id in taken or not IDENTIFIER.match(new_id):
+        if not new_id or new_id in taken or not IDENTIFIER.fullmatch(new_id):
             new_id = _fresh_id(net, rec["block"], taken)
         taken.add(new_id)
         renamed[str(rec.get("id"))] = new_id
