@@ -30,14 +30,8 @@ def versions(verbose: bool = False) -> dict[str, str]:
         found["python"] = f"{platform.python_version()} ({platform.python_implementation()})"
         found["torch"] = _installed("torch")
         found["PySide6"] = _installed("PySide6-Essentials", "PySide6")
-        found["Qt"] = _qt_version()
+        # PySide6 wheels bundle the Qt of their own version: no Qt import (engine never imports Qt).
+        found["Qt"] = found["PySide6"]
         found["platform"] = platform.platform()
     return found
 
-
-def _qt_version() -> str:
-    try:
-        from PySide6.QtCore import qVersion
-    except ImportError:
-        return "not installed"
-    return qVersion()

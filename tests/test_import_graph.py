@@ -102,3 +102,20 @@ def test_the_graph_reader_sees_a_circle(tmp_path: Path) -> None:
         ROOT = saved
     assert set(graph.edges) == {("pkg.a", "pkg.b"), ("pkg.b", "pkg.a"), ("pkg.b", "pkg"),
                                 ("pkg.c", "typing")}
+
+
+def test_the_engine_never_imports_qt_or_pyqtgraph():
+    """engine/ must run with no screen: no module of it imports Qt, even inside a function."""
+    import ast
+    from pathlib import Path
+
+    engine = Path(__file__).resolve().parent.parent / "engine"
+    offenders = []
+    for path in sorted(engine.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "gui")]
+    # The console script's `netcanvas` (no command) hands over to the GUI: the one way in.
+    assert offenders == ["cli.py: gui.app"]
