@@ -232,3 +232,37 @@ def test_doc_links_stay_in_the_browser(window):
     browser.show_page(ROOT / "README.md")
     browser._follow(QUrl("docs/architecture.md"))
     assert browser.current == "architecture.md"
+
+
+# ---- 7. the Dataset box takes a single click and keeps its own Ctrl+A ------------------
+
+
+def test_one_click_in_the_dataset_box_gives_it_the_cursor_and_ctrl_a(window, qtbot, lenet):
+    """Issue 12, point 7: a single click must put the cursor in the Dataset box, and
+    Ctrl+A there selects its text, not every block on the canvas."""
+    assert window.open_path(str(lenet))
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    dock = window.training_editor.parentWidget()
+    dock.raise_()
+    box = window.training_editor.dataset
+    window.training_editor.ensureWidgetVisible(box)
+    qtbot.waitUntil(box.isVisible)
+    qtbot.mouseClick(box.lineEdit(), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(box.lineEdit().hasFocus)
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert box.lineEdit().selectedText() == box.currentText() != ""
+    assert not window.current_scene().selectedItems()
+
+
+def test_a_text_option_reads_as_typed_without_json_quotes():
+    """The path of one's own data shows flowers.csv, not "flowers.csv"; a text that
+    would read as a number keeps its quotes so it stays text."""
+    from gui.editor.text import format_option, parse_option
+
+    assert format_option("flowers.csv") == "flowers.csv"
+    assert format_option("28") == '"28"'
+    assert format_option(28) == "28"
+    assert format_option(["a", 1]) == '["a", 1]'
+    for value in ("flowers.csv", "28", 28, True, "true", ["a", 1], "", " x"):
+        assert parse_option(format_option(value)) == value or format_option(value) == ""

@@ -4,10 +4,11 @@ GUI thread by `DatasetInfo`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+
+from gui.editor.text import format_option
 
 # dataset -> (file dialog filter, the path is a folder)
 PATH_KINDS = {"csv": ("CSV files (*.csv);;All files (*)", False),
@@ -42,7 +43,7 @@ def path_row(field: QLineEdit, dataset: str, ask: Callable[[], str | None],
     def browse() -> None:
         path = ask()
         if path:
-            field.setText(json.dumps(path))
+            field.setText(format_option(path))
             apply(path)
 
     button.clicked.connect(browse)

@@ -7,6 +7,7 @@ QApplication exists, and shared with their metrics.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -69,3 +70,19 @@ def fmt_value(value: Any) -> str:
 def plural(n: int, word: str) -> str:
     """`1 error`, `2 errors`: counts in the status bar read as English."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def parse_option(text: str) -> Any:
+    """'28' -> 28, 'true' -> True, 'x' -> 'x': what a person means in a small field."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def format_option(value: Any) -> str:
+    """The text of an option's field: the inverse of `parse_option`, so a path reads
+    `flowers.csv`; a text that would parse as something else (`"28"`) keeps its quotes."""
+    if isinstance(value, str) and value.strip() == value and parse_option(value) == value:
+        return value
+    return json.dumps(value)

@@ -32,6 +32,7 @@ from gui.editor import own_data
 from gui.editor.dataset_info import DatasetInfo
 from gui.editor.session import EditorSession
 from gui.editor.setting_fields import REMOVE, SettingField
+from gui.editor.text import format_option, parse_option
 
 # The form's first rows, with their own widgets; every other declared setting follows.
 OWN_ROWS = ("task", "dataset")
@@ -51,14 +52,6 @@ def available_devices() -> list[str]:
     from engine.training.setup import available_devices as devices
 
     return devices()
-
-
-def parse_option(text: str) -> Any:
-    """'28' -> 28, 'true' -> True, 'x' -> 'x': what a person means in a small field."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _field_key(setting: schema.Setting) -> str:
@@ -336,7 +329,7 @@ class TrainingEditor(QScrollArea):
             self.target_box = own_data.target_box(
                 spec.get("target"), lambda column: self._set_option("target", json.dumps(column)))
             return self.target_box
-        field = QLineEdit(json.dumps(spec[key]) if key in spec else "")
+        field = QLineEdit(format_option(spec[key]) if key in spec else "")
         field.setPlaceholderText("default")
         field.setToolTip(doc or key)
         field.setObjectName(f"dataset_{key}")
