@@ -250,3 +250,18 @@ def test_cora_parse_errors_name_file_and_line(tmp_path):
     broken.write_bytes(b"not a tar")
     with pytest.raises(DatasetError, match="cannot read the Cora archive"):
         read_cora(broken)
+
+
+@pytest.mark.parametrize("record_text", ["", "not-a-digest  cora.tgz\n"])
+def test_a_damaged_checksum_record_is_named(tmp_path, monkeypatch, cache, record_text):
+    """An empty record (a crash while it was written, before the write was atomic) gave
+    an IndexError at every later load; now it is a DatasetError naming the record."""
+    serve(monkeypatch, "cora", {"cora.tgz": cora_tgz(*mini_cora())}, tmp_path / "server",
+          checksums=False)
+    spec = {"name": "cora", "labels_per_class": 2, "val_size": 6, "test_size": 10}
+    load_dataset({"dataset": spec}, 0)
+    record = cache / "cora" / "cora.tgz.sha256"
+    record.write_text(record_text)
+    with pytest.raises(DatasetError, match=r"checksum record .*cora\.tgz\.sha256 is damaged"):
+        load_dataset({"dataset": spec}, 0)
+

@@ -32,6 +32,7 @@ from engine.data.base import (
 )
 from engine.data.formats import cora_graph, read_cora, read_idx
 from engine.errors import DatasetError
+from engine.fileio import atomic_write_bytes
 
 CACHE_ENV = "NETCANVAS_DATA"
 TIMEOUT_S = 30
@@ -135,7 +136,7 @@ def _download(dataset: str, remote: RemoteFile, path: Path, files: tuple[RemoteF
                 continue
             os.replace(temp, path)  # atomic: the name appears only for a complete, checked file
             if remote.sha256 is None:
-                _recorded(path).write_text(f"{digest}  {remote.name}\n")
+                _write_record(path, digest, remote.name)
             return
         except OSError as exc:  # URLError, HTTPError and timeouts are OSErrors
             failures.append(f"{url}: {getattr(exc, 'reason', None) or exc}")
@@ -160,6 +161,21 @@ def _recorded(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+def _write_record(path: Path, digest: str, name: str) -> None:
+    """Atomic, so a crash mid-write cannot leave an empty record that fails every later load."""
+    atomic_write_bytes(_recorded(path), f"{digest}  {name}\n".encode())
+
+
+def _read_record(dataset: str, path: Path) -> str:
+    """The digest a `.sha256` record holds; a damaged record is named, not an IndexError."""
+    record = _recorded(path)
+    words = record.read_text(encoding="utf-8", errors="replace").split()
+    if not words or len(words[0]) != 64 or any(c not in "0123456789abcdef" for c in words[0]):
+        raise DatasetError(f"{dataset}: the checksum record {record} is damaged; delete it "
+                           f"(and {path.name} if in doubt) to record or download it again")
+    return words[0]
+
+
 def _verify(dataset: str, remote: RemoteFile, path: Path) -> None:
     """Files placed by hand, or damaged since, are caught before they are parsed."""
     expected = remote.sha256
@@ -167,9 +183,9 @@ def _verify(dataset: str, remote: RemoteFile, path: Path) -> None:
     digest = sha256_of(path)
     if expected is None:
         if not record.is_file():  # first sight of a file placed by hand: trust and record it
-            record.write_text(f"{digest}  {remote.name}\n")
+            _write_record(path, digest, remote.name)
             return
-        expected = record.read_text().split()[0]
+        expected = _read_record(dataset, path)
     if digest != expected:
         raise DatasetError(f"{dataset}: {path} does not match its checksum (expected sha256 "
                            f"{expected}, got {digest}); delete it to download it again")
