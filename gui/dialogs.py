@@ -84,11 +84,15 @@ class Dialogs:
         return path or None
 
     def import_spec(self) -> tuple[str, str] | None:
-        """`module.py:ClassName` and the per-sample input shape text, or None if cancelled."""
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Import PyTorch module", "",
-                                              "Python files (*.py)")
+        """`module.py:ClassName` and the per-sample input shape text, or an `.onnx` path
+        and no shape (the file carries its own); None if cancelled."""
+        path, _ = QFileDialog.getOpenFileName(
+            self.parent, "Import model", "",
+            "Models (*.py *.onnx);;Python modules (*.py);;ONNX models (*.onnx)")
         if not path:
             return None
+        if path.lower().endswith(".onnx"):
+            return path, ""
         classes = module_classes(path)
         name, ok = QInputDialog.getItem(self.parent, "Import PyTorch module",
                                         "nn.Module class:", classes or [""], 0, True)

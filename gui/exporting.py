@@ -44,14 +44,15 @@ EXPORT_FORMATS = {
 
 
 class ExportCommands(QObject):
-    """File ▸ Export ▸, File ▸ Import PyTorch Module… and Run ▸ Save Trained Model…"""
+    """File ▸ Export ▸, File ▸ Import Model… and Run ▸ Save Trained Model…"""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
         self.actions: dict[str, QAction] = {}
-        self.import_action = QAction("&Import PyTorch Module…", window)
-        self.import_action.setStatusTip("Trace a torch.nn.Module class from a .py file into a document")
+        self.import_action = QAction("&Import Model (PyTorch or ONNX)…", window)
+        self.import_action.setStatusTip(
+            "Trace a torch.nn.Module class from a .py file, or read an .onnx model, into a document")
         self.import_action.triggered.connect(self.import_module_dialog)
         self.save_trained_action = QAction("Save &Trained Model…", window)
         self.save_trained_action.setStatusTip(

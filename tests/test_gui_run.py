@@ -194,3 +194,17 @@ def test_quitting_after_a_copy_exits_cleanly(tmp_path):
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "clean" in done.stdout and "Cannot add dynamic method" not in done.stderr
+
+
+def test_import_an_onnx_model_opens_it_as_a_document(window, qtbot, tmp_path):
+    """File ▸ Import Model takes an .onnx file as well as a .py module (it offered only .py)."""
+    from engine.export import export_onnx
+
+    doc = chain_document([("Linear", {"out_features": 3}), ("ReLU", {})],
+                         {"task": "regression", "dataset": "gui_nan_data", "loss": "mse"})
+    path = export_onnx(doc, "main", tmp_path / "tiny.onnx").path
+    window.dialogs.next_import = (str(path), "")
+    assert window.exports.import_module_dialog()
+    qtbot.waitUntil(lambda: any(n.block == "Linear" for n in
+                                window.session.document.network("main").nodes.values()),
+                    timeout=TIMEOUT_MS)
