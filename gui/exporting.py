@@ -1,4 +1,4 @@
-"""File ▸ Export and File ▸ Import PyTorch Module, run off the GUI thread.
+"""File ▸ Export and File ▸ Import Model, run off the GUI thread.
 
 Composed into the MainWindow: this object owns the Export submenu, the Import
 action and Run ▸ Save Trained Model. It hands a copy of the document

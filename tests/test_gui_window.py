@@ -51,7 +51,7 @@ def test_docks_menus_and_status_bar(window, lenet):
     assert menus == ["File", "Edit", "View", "Run", "Help"]
     file_items = [a.text().replace("&", "") for a in window.menus.file.actions()]
     for item in ("New", "Open…", "Open Preset", "Open Recent", "Save", "Save As…", "Revert",
-                 "Export", "Import PyTorch Module…"):
+                 "Export", "Import Model (PyTorch or ONNX)…"):
         assert item in file_items
     assert window.run_control.run_action.isEnabled()  # the training controller listens
     window.session.check_now()
