@@ -20,7 +20,7 @@ from engine.runs.recorder import RunRecorder
 from engine.runs.settings import apply_overrides
 from engine.runs.store import CRASHED, default_runs_dir, list_runs, new_run_folder, read_run, write_json
 from engine.training import RunOptions, make_trainer
-from engine.training.events import Epoch, Step
+from engine.training.events import Epoch, Failed, Step
 from tests.helpers import chain_document, iris_mlp
 
 
@@ -121,6 +121,18 @@ def test_a_non_finite_loss_is_recorded_as_diverged_with_why(tmp_path, capsys):
     run = list_runs(tmp_path / "runs")[0]
     assert run.status == "diverged" and "the loss became" in run.record["reason"]
     assert run.record["ended_at"] is not None and run.bundle is not None  # last good weights kept
+
+
+def test_the_run_status_follows_the_event_not_the_wording(tmp_path):
+    """A crash whose message reads like a guard's is failed; a guard's stop is diverged
+    whatever its text says (the status came from the message's first words)."""
+    doc = iris_mlp(epochs=1)
+    for event, status in ((Failed("the loss diverged in a user's own layer"), "failed"),
+                          (Failed("stopped by the guard", diverged=True), "diverged")):
+        recorder = RunRecorder(tmp_path, doc, RunOptions(), tensorboard=False)
+        with recorder:
+            list(recorder.watch(iter([event])))
+        assert read_run(recorder.folder).status == status
 
 
 def test_a_crash_in_the_consumer_leaves_a_failed_run_with_its_rows(tmp_path):

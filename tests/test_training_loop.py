@@ -130,7 +130,7 @@ def test_a_finite_but_exploding_loss_fails_as_diverged_keeping_the_last_good_wei
     doc = wild_iris()
     events = list(make_trainer(doc).run())
     failed = events[-1]
-    assert isinstance(failed, Failed) and "diverged" in failed.message
+    assert isinstance(failed, Failed) and "diverged" in failed.message and failed.diverged
     assert "epoch 1" in failed.message and "lower learning rate" in failed.message
     untrained = wild_iris(epochs=0)
     list(make_trainer(untrained).run())  # the weights the run started from

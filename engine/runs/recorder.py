@@ -139,7 +139,8 @@ class RunRecorder:
             self.close(*(self.outcome or (status, "stopped before the last epoch" if event.stopped else "")),
                        metrics=event.metrics)
         elif isinstance(event, Failed):
-            self.close(_failure_status(event.message), event.message, metrics=self.doc.metrics)
+            self.close("diverged" if event.diverged else "failed", event.message,
+                       metrics=self.doc.metrics)
 
     def flush(self) -> None:
         """Hand the buffered rows to the writer thread."""
@@ -274,11 +275,6 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
         if value == value and abs(value) != float("inf"):
             out[key] = value if isinstance(value, int) else float(value)
     return out
-
-
-def _failure_status(message: str) -> str:
-    """Diverged when a guard of engine/training/guards.py ended the run, else failed."""
-    return "diverged" if message.startswith(("the loss diverged", "the loss became")) else "failed"
 
 
 def _costs(doc: Document) -> dict[str, Any]:

@@ -183,7 +183,7 @@ class Trainer:
         except TrainingStopped as exc:
             self._restore_good_state(always=isinstance(exc, Diverged))
             self._publish_results()
-            yield Failed(str(exc), exc.step)
+            yield Failed(str(exc), exc.step, diverged=True)
             return
         except NetCanvasError as exc:
             yield Failed(str(exc), self.step)

@@ -92,6 +92,7 @@ class Finished:
 class Failed:
     message: str  # what a person should read
     step: int | None = None
+    diverged: bool = False  # a guard stopped it (NaN or exploding loss), not a crash
 
 
 Event = (Started | Step | Epoch | Episode | Activations | Samples | Checkpoint | Notice | Finished
