@@ -56,14 +56,23 @@ TAG = "__nc__"  # marks a JSON object that stands for a tensor, tuple, odd dict 
 
 def save_bundle(doc: Document, models: Mapping[str, nn.Module | Mapping[str, Any]] | None,
                 path: str | os.PathLike, metrics: Mapping[str, Any] | None = None,
-                train_state: Mapping[str, Any] | None = None) -> None:
+                train_state: Mapping[str, Any] | None = None) -> list[str]:
     """Write `doc` with trained weights to a `.ncz` file, atomically.
 
     `models` maps network names to modules (or state_dicts); None takes the
     document's own `weights`. `metrics` and `train_state` default to the
     document's, so re-saving an opened bundle loses nothing.
+
+    The document's own weights of a network edited since it was trained (a
+    layer resized, added or removed) no longer fit it, and a bundle holding
+    them could not be opened again: they are left out, with the resume state.
+    Returns the names of the networks saved without their weights.
     """
     state_dicts = _state_dicts(doc, models)
+    stale = _stale_networks(doc, state_dicts) if models is None else []
+    if stale:
+        state_dicts = {n: s for n, s in state_dicts.items() if n not in stale}
+        train_state = {}
     weights = {
         f"{network}/{key}": _tensor(value, f"{network}/{key}")
         for network, state in state_dicts.items() for key, value in state.items()
@@ -79,6 +88,27 @@ def save_bundle(doc: Document, models: Mapping[str, nn.Module | Mapping[str, Any
         _write(zf, STATE_JSON, _dumps(state_tree))
         _write(zf, STATE_TENSORS, save_safetensors(state_tensors), compress=False)
     atomic_write_bytes(path, buffer.getvalue())
+    return stale
+
+
+def stale_message(networks: list[str]) -> str:
+    """What a person reads when `save_bundle` left weights out."""
+    names = ", ".join(f"'{n}'" for n in networks)
+    return (f"network {names} changed since it was trained: saved without its trained weights "
+            "(train it again to keep new ones)")
+
+
+def _stale_networks(doc: Document, state_dicts: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Networks whose weights have other keys or shapes than the graph now builds."""
+    stale = []
+    for network, state in state_dicts.items():
+        expected = expected_state_shapes(doc, network)
+        if expected is None:
+            continue  # a graph with errors: the loader takes its weights unchecked, up to a floor
+        actual = {key: tuple(getattr(value, "shape", ())) for key, value in state.items()}
+        if actual != expected:
+            stale.append(network)
+    return stale
 
 
 def save_run(doc: Document, target: str | os.PathLike) -> tuple[Path, str | None]:

@@ -171,14 +171,14 @@ def _export(doc, fmt: str, path: str) -> list[str]:
     process: torch.export is not safe off the main thread (it deadlocked there),
     and a child keeps its heavy Python work from competing with the GUI for the GIL.
     """
-    from engine.bundle import save_bundle  # torch: loaded on use, not at start-up
+    from engine.bundle import save_bundle, stale_message  # torch: loaded on use
 
     if fmt == "bundle":
-        save_bundle(doc, None, path, metrics=doc.metrics, train_state=doc.train_state)
-        return [f"saved bundle {path}"]
+        stale = save_bundle(doc, None, path, metrics=doc.metrics, train_state=doc.train_state)
+        return ([stale_message(stale)] if stale else []) + [f"saved bundle {path}"]
     with tempfile.TemporaryDirectory(prefix="netcanvas-export-") as folder:
         bundle = Path(folder) / "model.ncz"
-        save_bundle(doc, None, bundle, metrics=doc.metrics, train_state=doc.train_state)
+        stale = save_bundle(doc, None, bundle, metrics=doc.metrics, train_state=doc.train_state)
         done = subprocess.run(
             [sys.executable, "-m", "engine.cli", "export", str(bundle), "--format", fmt, "--out", path],
             capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S, check=False)
@@ -186,4 +186,5 @@ def _export(doc, fmt: str, path: str) -> list[str]:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"the exporter exited with code {done.returncode}"
         raise NetCanvasError(reason.removeprefix("netcanvas export: "))
-    return [line for line in done.stdout.splitlines() if line.strip()] or [f"exported {path}"]
+    lines = [line for line in done.stdout.splitlines() if line.strip()] or [f"exported {path}"]
+    return ([stale_message(stale)] if stale else []) + lines

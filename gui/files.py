@@ -194,10 +194,13 @@ class FileCommands(QObject):
         doc = w.session.document
         bundle = path.lower().endswith(".ncz")
         try:
-            if path.lower().endswith(".ncz"):
-                from engine.bundle import save_bundle  # torch: loaded on use, not at start-up
+            if bundle:
+                from engine.bundle import save_bundle, stale_message  # torch: loaded on use
 
-                save_bundle(doc, None, path)
+                stale = save_bundle(doc, None, path)
+                if stale:
+                    w.log_line(stale_message(stale))
+                    w.statusBar().showMessage(stale_message(stale), 10000)
             else:
                 save_document_file(doc, path)
         except (NetCanvasError, OSError) as exc:

@@ -105,6 +105,43 @@ def test_models_none_saves_the_documents_own_weights(tmp_path: Path) -> None:
     assert loaded.train_state == {}
 
 
+@pytest.mark.parametrize("edit", ["resize", "remove", "add"])
+def test_weights_the_graph_outgrew_are_left_out_so_the_bundle_opens(tmp_path: Path, edit) -> None:
+    """Train, then edit the graph, then save as .ncz: the file used to hold weights that no
+    longer fit, and opening it was refused ("weight 'main/fc1.bias' has shape 8; the graph
+    needs 5") — the document itself was lost with them."""
+    doc, _, _, path = _trained(tmp_path)
+    doc = load_bundle(path)
+    net = doc.network("main")
+    if edit == "resize":
+        net.set_param("fc1", "out_features", 5)
+    elif edit == "remove":
+        net.remove_node("relu")
+        net.remove_node("fc2")
+        net.connect("fc1.out", "out.in")
+    else:
+        net.add_node("Linear", {"out_features": 3}, node_id="fc3")
+        net.connect("fc2.out", "fc3.in")
+        net.connect("fc3.out", "out.in")
+    again = tmp_path / "edited.ncz"
+    assert save_bundle(doc, None, again) == ["main"]
+    reopened = load_bundle(again)
+    assert reopened.weights == {} and reopened.train_state == {}
+    assert reopened.metrics["accuracy"] == pytest.approx(0.75)  # the curves are kept
+    assert engine.compile_network(reopened)  # and it builds
+
+
+def test_an_edit_that_keeps_every_weight_keeps_them(tmp_path: Path) -> None:
+    doc, model, _, path = _trained(tmp_path)
+    doc = load_bundle(path)
+    doc.network("main").move("fc1", (500, 20))
+    doc.network("main").set_param("fc1", "out_features", 8)  # the same size, stated
+    assert save_bundle(doc, None, tmp_path / "moved.ncz") == []
+    reopened = load_bundle(tmp_path / "moved.ncz")
+    assert all(torch.equal(reopened.weights["main"][k], v) for k, v in model.state_dict().items())
+    assert reopened.train_state["step"] == 3
+
+
 def test_bundle_members_are_the_documented_ones(tmp_path: Path) -> None:
     _, _, _, path = _trained(tmp_path)
     with zipfile.ZipFile(path) as zf:

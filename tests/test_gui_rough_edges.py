@@ -54,6 +54,22 @@ def test_save_trained_model_marks_the_document_saved(window, qtbot, iris, tmp_pa
     assert not [q for q in window.dialogs.asked if q.startswith("save:")]
 
 
+def test_a_graph_edited_after_training_saves_as_a_bundle_that_opens(window, qtbot, iris,
+                                                                    tmp_path):
+    """Train, resize a layer, Ctrl+S as .ncz: the weights no longer fit and are left out
+    (the log says so) instead of writing a bundle that could never be opened again."""
+    train(window, qtbot)
+    linear = next(n.id for n in window.session.document.network("main").nodes.values()
+                  if n.block == "Linear")
+    assert window.session.set_param("main", linear, "out_features", 5)
+    bundle = tmp_path / "edited.ncz"
+    assert window.files.save_to(str(bundle))
+    assert "changed since it was trained" in window.log.toPlainText()
+    assert window.open_path(str(bundle))
+    assert window.session.document.network("main").nodes[linear].params["out_features"] == 5
+    assert window.session.document.weights == {}
+
+
 def test_close_prompt_suggests_a_bundle_beside_the_document(window, qtbot, iris):
     train(window, qtbot)
     window.dialogs.save_answer, window.dialogs.next_save = "save", None  # then cancel the box
