@@ -11,19 +11,23 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
+    QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.blocks.base import fmt_shape
+from engine.composites import is_composite
 from engine.document import Node
 from gui import theme
+from gui.editor.graphs import block_of, graph_of, has_graph
 from gui.editor.param_editors import ParamEditor
 from gui.editor.session import EditorSession
 from gui.editor.text import fmt_count
@@ -40,6 +44,9 @@ def _label(text: str = "", rich: bool = True) -> QLabel:
 class Inspector(QScrollArea):
     """Shows one node of one network of a session (or a hint when none is selected)."""
 
+    definitionRequested = Signal(str)  # a composite's name: open its definition
+    saveRequested = Signal(str)  # a composite's name: save it to the library
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
@@ -49,6 +56,7 @@ class Inspector(QScrollArea):
         self.node_id: str | None = None
         self.editors: dict[str, ParamEditor] = {}
         self._connected: list = []
+        self._bridged: list = []  # connections to the session's per-graph bridges
         self._selected = 0
         self._show_summary()
 
@@ -62,14 +70,24 @@ class Inspector(QScrollArea):
         self.network = self.node_id = None
         if session is not None:
             self._listen(session.checked, self._refresh_report)
-            for bridge in session.network_signals.values():
-                self._listen(bridge.paramChanged, self._on_param_changed)
-                self._listen(bridge.nodeRemoved, self._on_node_removed)
+            self._listen(session.graphsChanged, self._listen_to_graphs)
+        self._listen_to_graphs()
         self._show_summary()
 
-    def _listen(self, signal, slot) -> None:
+    def _listen(self, signal, slot, into: list | None = None) -> None:
         signal.connect(slot)
-        self._connected.append((signal, slot))
+        (self._connected if into is None else into).append((signal, slot))
+
+    def _listen_to_graphs(self) -> None:
+        """Every network and definition: one came or went (Group, Ungroup, an undo)."""
+        for signal, slot in self._bridged:
+            signal.disconnect(slot)
+        self._bridged = []
+        for bridge in (self.session.network_signals.values() if self.session else ()):
+            self._listen(bridge.paramChanged, self._on_param_changed, self._bridged)
+            self._listen(bridge.nodeRemoved, self._on_node_removed, self._bridged)
+        if self.node_id is not None and self.node is None:
+            self.show_node(None, None, 0)
 
     def show_node(self, network: str | None, node_id: str | None, count: int = 1) -> None:
         """Inspect `node_id` (None: nothing, or `count` nodes selected)."""
@@ -87,7 +105,9 @@ class Inspector(QScrollArea):
     def node(self) -> Node | None:
         if self.session is None or self.node_id is None:
             return None
-        return self.session.document.networks[self.network].nodes.get(self.node_id)
+        if not has_graph(self.session.document, self.network):
+            return None
+        return graph_of(self.session.document, self.network).nodes.get(self.node_id)
 
     # ---- building ------------------------------------------------------------------
 
@@ -132,6 +152,8 @@ class Inspector(QScrollArea):
         doc = _label(escape(spec.doc))
         doc.setStyleSheet(f"color: {theme.TEXT_DIM.name()};")
         layout.addWidget(doc)
+        if is_composite(spec):
+            layout.addLayout(self._composite_buttons(node.block))
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.editors = {}
@@ -158,6 +180,23 @@ class Inspector(QScrollArea):
         self.setWidget(page)
         self._refresh_report()
 
+    def _composite_buttons(self, block: str) -> QHBoxLayout:
+        """A composite's card leads to its definition and to the library."""
+        row = QHBoxLayout()
+        opener = QPushButton("Open Definition")
+        opener.setObjectName("openDefinition")
+        opener.setToolTip(f"Edit {block} in its own tab: the edits apply to every use")
+        opener.clicked.connect(lambda: self.definitionRequested.emit(block))
+        saver = QPushButton("Save to Library…")
+        saver.setObjectName("saveToLibrary")
+        saver.setToolTip(f"Keep {block} in your block library: it appears under "
+                         "“My blocks” in every document")
+        saver.clicked.connect(lambda: self.saveRequested.emit(block))
+        row.addWidget(opener)
+        row.addWidget(saver)
+        row.addStretch(1)
+        return row
+
     # ---- edits and updates -----------------------------------------------------------
 
     def _apply(self, name: str, value) -> None:
@@ -178,7 +217,7 @@ class Inspector(QScrollArea):
             if self.node_id is None:
                 self._show_summary()
             return
-        report = self.session.reports.get(self.network)
+        report = self.session.report_for(self.network)
         nr = report.nodes.get(self.node_id) if report else None
         if nr is None:
             return
@@ -206,6 +245,9 @@ class Inspector(QScrollArea):
         """On the Output training reads: what the loss expects there (task, loss, dataset)."""
         from engine.task_check import expectation, first_output
 
+        if block_of(self.network) is not None:  # inside a definition: no loss reads it
+            self.expects.setVisible(False)
+            return
         net = self.session.document.networks[self.network]
         text = expectation(self.session.document, self.network) \
             if first_output(net) == self.node_id else None

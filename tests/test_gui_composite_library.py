@@ -1,0 +1,143 @@
+"""Composite blocks across documents (issue 15): the palette's My blocks, the user's
+library, copy/paste of a composite into another document, autosave and recovery."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QMimeData
+
+from engine import document_to_json
+from engine.composites import library_dir
+from engine.document import Document
+from gui.editor import clipboard
+from gui.editor.palette import BLOCK_MIME
+from gui.recovery import RecoveryFile
+from tests.test_gui_composite import mlp_doc, open_doc, residual_doc
+from tests.test_gui_editor import drop
+
+
+def image_doc() -> Document:
+    doc = Document("img")
+    doc.training = {"task": "regression"}
+    doc.add_network("main").add_node("Input", {"shape": [16, 8, 8]}, (0, 0), "x")
+    return doc
+
+
+def drop_block(window, name: str) -> None:
+    view = window.current_view()
+    mime = QMimeData()
+    mime.setData(BLOCK_MIME, name.encode("utf-8"))
+    drop(view, mime, view.viewport().rect().center())
+
+
+def test_my_blocks_lists_built_in_composites_with_tooltips(window):
+    open_doc(window, image_doc())
+    palette = window.palette
+    group = palette.my_blocks
+    assert group.text(0) == "My blocks" and not group.isHidden()
+    names = [group.child(i).text(0) for i in range(group.childCount())]
+    assert {"ConvBNReLU", "ResidualBlock", "TransformerEncoderBlock", "MLPBlock"} <= set(names)
+    tip = palette.items["ResidualBlock"].toolTip(0)
+    assert "built in" in tip and "skip connection" in tip and "channels" in tip
+    palette.search.setText("residual")
+    assert palette.visible_blocks() == ["ResidualBlock"]
+
+
+def test_dropping_a_built_in_copies_its_definition_in_the_same_undo_step(window):
+    scene = open_doc(window, image_doc())
+    doc, stack = window.session.document, window.session.undo_stack
+    before = document_to_json(doc)
+    drop_block(window, "ResidualBlock")
+    [node] = scene.selected_node_ids()
+    assert scene.net.nodes[node].block == "ResidualBlock" and "ResidualBlock" in doc.blocks
+    assert stack.count() == 1
+    assert window.palette.items["ResidualBlock"].toolTip(0).count("this document") == 1
+    stack.undo()
+    assert document_to_json(doc) == before and "ResidualBlock" not in doc.blocks
+    stack.redo()
+    assert "ResidualBlock" in doc.blocks and node in scene.net.nodes
+
+
+def test_save_to_library_lists_the_block_in_every_document(window):
+    scene = open_doc(window, mlp_doc())
+    scene.select_nodes(["fc1", "relu"])
+    window.dialogs.next_text = "Hidden"
+    window.composites.group_selection()
+    assert window.composites.actions.save.isEnabled()
+    assert window.composites.save_to_library()
+    saved = library_dir() / "Hidden.json"
+    assert saved.exists() and "Hidden" in json.loads(saved.read_text())["blocks"]
+    assert "Saved Hidden" in window.statusBar().currentMessage()
+    # A new document: Hidden is offered from the library and comes in when dropped.
+    window.set_document(image_doc(), None)
+    assert "your library" in window.palette.items["Hidden"].toolTip(0)
+    window.session.document.network("main").nodes["x"].params["shape"] = [4]
+    drop_block(window, "Hidden")
+    assert "Hidden" in window.session.document.blocks
+    window.session.undo_stack.undo()
+    assert "Hidden" not in window.session.document.blocks
+
+
+def test_saving_over_a_library_block_asks_first(window):
+    scene = open_doc(window, residual_doc())
+    scene.select_nodes(["stage1"])
+    window.composites.save_to_library()
+    saved = library_dir() / "ResidualBlock.json"
+    stamp = saved.read_text()
+    window.dialogs.confirm_answer = False
+    assert not window.composites.save_to_library()
+    assert window.dialogs.asked[-1] == "confirm:Save Block to Library"
+    assert saved.read_text() == stamp
+
+
+def test_copy_paste_carries_the_definition_into_another_document(window):
+    scene = open_doc(window, mlp_doc())
+    scene.select_nodes(["fc1", "relu"])
+    window.dialogs.next_text = "Hidden"
+    window.composites.group_selection()
+    [node] = scene.selected_node_ids()
+    assert window.copy_selection()
+    assert "Hidden" in clipboard.clipboard_payload()["blocks"]
+    open_doc(window, image_doc())
+    doc = window.session.document
+    ids = window.paste()
+    assert ids == [node] and doc.network("main").nodes[node].block == "Hidden"
+    assert set(doc.blocks["Hidden"].nodes) >= {"fc1", "relu"}
+    assert window.session.undo_stack.count() == 1
+    window.session.undo_stack.undo()
+    assert not doc.blocks and node not in doc.network("main").nodes
+
+
+def test_pasting_a_different_definition_of_a_taken_name_renames_it(window):
+    first = mlp_doc()
+    first.add_block("Hidden")  # an empty Hidden already lives in the target
+    scene = open_doc(window, mlp_doc())
+    scene.select_nodes(["fc1", "relu"])
+    window.dialogs.next_text = "Hidden"
+    window.composites.group_selection()
+    window.copy_selection()
+    open_doc(window, first)
+    [node] = window.paste()
+    doc = window.session.document
+    assert doc.network("main").nodes[node].block == "Hidden2"
+    assert not doc.blocks["Hidden"].nodes and "fc1" in doc.blocks["Hidden2"].nodes
+
+
+def test_autosave_writes_the_definitions_and_recovery_restores_them(window):
+    scene = open_doc(window, mlp_doc())
+    scene.select_nodes(["fc1", "relu"])
+    window.dialogs.next_text = "Hidden"
+    window.composites.group_selection()
+    path = window.files.autosave_now()
+    record = json.loads(path.read_text())["document"]
+    assert record["version"] == 2 and "Hidden" in record["blocks"]
+    expected = document_to_json(window.session.document)
+    # This process is alive, so nothing offers its file: load it as recovery would.
+    doc = RecoveryFile(path, 0, "mlp", None, 0.0).load()
+    assert document_to_json(doc) == expected
+    window.set_document(doc, None, dirty=True)
+    node = next(n for n in window.session.document.network("main").nodes.values()
+                if n.block == "Hidden")
+    window.session.check_now()
+    assert window.current_scene().nodes[node.id].report.outputs["out"] == (None, 8)
