@@ -10,12 +10,14 @@ from __future__ import annotations
 import keyword
 import operator
 import re
+from collections.abc import Mapping, Sequence
 from functools import cache
+from typing import Any
 
 import torch
 from torch import fx, nn
 
-from engine.document import Document
+from engine.document import Document, Network
 from engine.errors import GraphError
 from engine.shapes import NetworkChecker, NetworkReport, dataset_shapes_for
 
@@ -73,57 +75,41 @@ def compile_network(doc: Document, name: str = "main", trained: bool = True) -> 
     The check report is kept in `module.meta["report"]` (see `network_report`).
     """
     report = checked_network(doc, name)
-    network = doc.network(name)
-    graph = fx.Graph()
-    root = nn.Module()
+    module = build_graph_module(doc.network(name), report, class_name(name))
+    if trained and name in doc.weights:
+        module.load_state_dict(doc.weights[name])
+    return module
+
+
+def build_graph_module(network: Network, report: NetworkReport, cls: str,
+                       overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                       ports: Sequence[str] = ()) -> fx.GraphModule:
+    """The GraphModule of a checked network (a document's, or a composite's definition).
+
+    `overrides` (node id -> params) are a composite use's exposed values; `ports`
+    are Input node ids whose arguments come first in that order (a composite's
+    input ports), where a network's own inputs follow the wiring order.
+    """
+    graph, root = fx.Graph(), nn.Module()
     values: dict[tuple[str, str], fx.Node] = {}
     outputs: list[fx.Node] = []
-    used = {(e.src, e.src_port) for e in network.edges}
     names = attribute_names(network.nodes)
+    for port in ports:
+        _placeholder(graph, values, port, names[port])
     for node_id in network.topological_order():
         node = network.nodes[node_id]
-        spec = node.spec
-        incoming = network.incoming(node_id)
-        attr = names[node_id]
-        if spec.name == "Input":
-            values[(node_id, "out")] = graph.placeholder(attr)
-            values[(node_id, "out")].meta["node_id"] = node_id
-            continue
-        if spec.name == "Output":
-            edge = incoming["in"]
+        if node.block == "Input":
+            if node_id not in ports:
+                _placeholder(graph, values, node_id, names[node_id])
+        elif node.block == "Output":
+            edge = network.incoming(node_id)["in"]
             outputs.append(values[(edge.src, edge.src_port)])
-            continue
-        node_report = report.nodes[node_id]
-        params = node.resolved_params()
-        root.add_module(attr, spec.build(params, node_report.inputs))
-        args = []
-        for port in spec.input_names(set(incoming)):
-            source = port
-            while source not in incoming:  # an optional port takes its fallback's value
-                source = spec.input_port(source).fallback
-            edge = incoming[source]
-            args.append(values[(edge.src, edge.src_port)])
-        call = graph.create_node("call_module", attr,
-                                 ([*args],) if spec.variadic else tuple(args), name=attr)
-        if not spec.output_paths:
-            values[(node_id, "out")] = call
-            continue
-        # One getitem per tuple level, shared by the ports under it: LSTM gives
-        # `lstm_out = lstm[0]`, `lstm_h_c = lstm[1]`, `lstm_h = lstm_h_c[0]`.
-        picked: dict[tuple[int, ...], fx.Node] = {(): call}
-        for port, path in spec.output_paths.items():
-            if (node_id, port) not in used:
-                continue
-            for depth in range(1, len(path) + 1):
-                prefix = path[:depth]
-                if prefix not in picked:
-                    under = [p for p, q in spec.output_paths.items() if q[:depth] == prefix]
-                    picked[prefix] = graph.create_node(
-                        "call_function", operator.getitem, (picked[path[:depth - 1]], path[depth - 1]),
-                        name=f"{attr}_{'_'.join(under)}")
-            values[(node_id, port)] = picked[path]
+        else:
+            params = node.spec.resolve({**node.params, **(overrides or {}).get(node_id, {})})
+            root.add_module(names[node_id], node.spec.build(params, report.nodes[node_id].inputs))
+            _call(graph, network, node_id, names[node_id], values)
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
-    module = fx.GraphModule(root, graph, class_name=class_name(name))
+    module = fx.GraphModule(root, graph, class_name=cls)
     module.graph.lint()
     # node id -> submodule name, for hooks on a node (the same but for reserved words)
     module.meta["submodules"] = {n: a for n, a in names.items() if a in root._modules}
@@ -132,9 +118,45 @@ def compile_network(doc: Document, name: str = "main", trained: bool = True) -> 
     # the shapes this module was built from: exporters and trainers read them here
     # instead of checking the same network again
     module.meta["report"] = report
-    if trained and name in doc.weights:
-        module.load_state_dict(doc.weights[name])
     return module
+
+
+def _placeholder(graph: fx.Graph, values: dict, node_id: str, attr: str) -> None:
+    values[(node_id, "out")] = graph.placeholder(attr)
+    values[(node_id, "out")].meta["node_id"] = node_id
+
+
+def _call(graph: fx.Graph, network: Network, node_id: str, attr: str, values: dict) -> None:
+    """The call of node `node_id`'s submodule, and a getitem per output port it feeds."""
+    spec = network.nodes[node_id].spec
+    incoming = network.incoming(node_id)
+    args = []
+    for port in spec.input_names(set(incoming)):
+        source = port
+        while source not in incoming:  # an optional port takes its fallback's value
+            source = spec.input_port(source).fallback
+        edge = incoming[source]
+        args.append(values[(edge.src, edge.src_port)])
+    call = graph.create_node("call_module", attr,
+                             ([*args],) if spec.variadic else tuple(args), name=attr)
+    if not spec.output_paths:
+        values[(node_id, "out")] = call
+        return
+    # One getitem per tuple level, shared by the ports under it: LSTM gives
+    # `lstm_out = lstm[0]`, `lstm_h_c = lstm[1]`, `lstm_h = lstm_h_c[0]`.
+    used = {e.src_port for e in network.outgoing(node_id)}
+    picked: dict[tuple[int, ...], fx.Node] = {(): call}
+    for port, path in spec.output_paths.items():
+        if port not in used:
+            continue
+        for depth in range(1, len(path) + 1):
+            prefix = path[:depth]
+            if prefix not in picked:
+                under = [p for p, q in spec.output_paths.items() if q[:depth] == prefix]
+                picked[prefix] = graph.create_node(
+                    "call_function", operator.getitem, (picked[path[:depth - 1]], path[depth - 1]),
+                    name=f"{attr}_{'_'.join(under)}")
+        values[(node_id, port)] = picked[path]
 
 
 def layer_names(module: fx.GraphModule) -> dict[str, str]:

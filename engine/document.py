@@ -14,12 +14,15 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.blocks import get_block
+from engine.composites.holder import BlockHolder, resolve_default
 from engine.errors import EditError
 from engine.observer import Event
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from engine.blocks.base import BlockSpec
+    from engine.composites.model import ExposedParam
 
 
 def _nx():
@@ -43,8 +46,16 @@ class Node:
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept verbatim
 
     @property
-    def spec(self):
-        return get_block(self.block)
+    def spec(self) -> BlockSpec:
+        """The block's declaration, resolved through the network that holds the node:
+        the document's own composites, then the built-in ones, then the catalogue."""
+        network = self.__dict__.get("_network")
+        return network.resolve(self.block) if network is not None else resolve_default(self.block)
+
+    def __deepcopy__(self, memo: dict) -> Node:
+        """A copy of the record alone: the owning network is not copied along."""
+        return Node(self.id, self.block, copy.deepcopy(self.params, memo), self.pos,
+                    copy.deepcopy(self.extra, memo))
 
     def resolved_params(self) -> dict[str, Any]:
         return self.spec.resolve(self.params)
@@ -86,6 +97,11 @@ class Network:
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
         self.extra: dict[str, Any] = {}
+        # A composite's definition (`Document.blocks`) also has a doc and exposed params.
+        self.doc = ""
+        self.exposed: list[ExposedParam] = []
+        self.is_definition = False
+        self.context: BlockHolder | None = None  # resolves block names; None: built-ins
         self.node_added = Event()  # (node)
         self.node_removed = Event()  # (node)
         self.edge_added = Event()  # (edge)
@@ -101,6 +117,14 @@ class Network:
         self._order: list[str] | None = None
 
     # ---- queries -------------------------------------------------------------
+
+    def resolve(self, block: str) -> BlockSpec:
+        """The declaration of `block` as this network sees it; KeyError when unknown."""
+        return self.context.resolve_block(block) if self.context else resolve_default(block)
+
+    def blocks_revision(self) -> int:
+        """Changes whenever a composite definition this network can use changes."""
+        return self.context.revision if self.context else 0
 
     def node(self, node_id: str) -> Node:
         try:
@@ -235,7 +259,12 @@ class Network:
     def add_node(self, block: str, params: dict[str, Any] | None = None,
                  pos: tuple[float, float] = (0.0, 0.0), node_id: str | None = None,
                  extra: dict[str, Any] | None = None) -> Node:
-        get_block(block)  # raises for an unknown block
+        self.resolve(block)  # raises for an unknown block
+        if self.is_definition and self.context is not None:
+            cycle = self.context.use_cycle(self.name, block)
+            if cycle:
+                raise EditError(f"{self.name} cannot use {block}: it would use itself "
+                                f"({' -> '.join(cycle)})")
         node_id = node_id or self.unique_id(block)
         if not IDENTIFIER.fullmatch(node_id):
             raise EditError(f"node id '{node_id}' must be a Python identifier (letters, digits, _)")
@@ -243,6 +272,7 @@ class Network:
             raise EditError(f"a node '{node_id}' already exists in network '{self.name}'")
         node = Node(node_id, block, dict(params or {}), (float(pos[0]), float(pos[1])),
                     dict(extra or {}))
+        node._network = self
         self.nodes[node_id] = node
         self._structure_changed()
         self.node_added.emit(node)
@@ -270,6 +300,7 @@ class Network:
         items = list(self.nodes.items())
         items.insert(len(items) if index is None else index, (node.id, node))
         self.nodes = dict(items)
+        node._network = self
         self._structure_changed()
         self.node_added.emit(node)
         self.changed.emit()
@@ -351,6 +382,15 @@ class Network:
         self.node_moved.emit(node)
         self.changed.emit()
 
+    def reorder_edges(self, order: list[Edge]) -> None:
+        """Put the same edges in another file order (an exact undo of a regroup)."""
+        index = {e: i for i, e in enumerate(order)}  # an input takes one edge: unique keys
+        if len(index) != len(self.edges) or any(e not in index for e in self.edges):
+            raise EditError("reorder_edges needs exactly the network's edges")
+        self.edges = list(order)
+        for outgoing in self._outgoing.values():
+            outgoing.sort(key=index.__getitem__)
+
     def _append_edge(self, edge: Edge) -> None:
         self.edges.append(edge)
         self._incoming.setdefault(edge.dst, {})[edge.dst_port] = edge
@@ -371,8 +411,12 @@ class Network:
         self._order = None
 
 
-class Document:
-    """Named networks and the training setup; what a `.json` file or bundle holds."""
+class Document(BlockHolder):
+    """Named networks, composite definitions and the training setup; what a file holds.
+
+    The composite-block part (`blocks`, `add_block`, `resolve_block`, ...) lives in
+    `engine.composites.holder.BlockHolder`.
+    """
 
     def __init__(self, name: str = "Untitled", description: str = "") -> None:
         self.name = name
@@ -388,6 +432,7 @@ class Document:
         self.changed = Event()  # () after any edit to any network or the training setup
         self.training_changed = Event()  # (key)
         self.networks_changed = Event()  # () a network was added or removed
+        BlockHolder.__init__(self)
 
     def network(self, name: str = "main") -> Network:
         try:
@@ -402,6 +447,7 @@ class Document:
         if name in self.networks:
             raise EditError(f"a network '{name}' already exists")
         network = Network(name)
+        network.context = self
         network.changed.sub(self.changed.emit)
         self.networks[name] = network
         self.networks_changed.emit()
@@ -427,15 +473,12 @@ class Document:
         `with_state` also copies the trained weights, metrics and resume state.
         """
         twin = Document(self.name, self.description)
+        for name in self.blocks:  # all names first: a definition may use a later one
+            twin.add_block(name)
+        for name, definition in self.blocks.items():
+            copy_network(definition, twin.blocks[name])
         for name, network in self.networks.items():
-            copied = twin.add_network(name)
-            copied.extra = copy.deepcopy(network.extra)
-            for node in network.nodes.values():
-                copied.add_node(node.block, copy.deepcopy(node.params), node.pos, node.id,
-                                copy.deepcopy(node.extra))
-            for edge in network.edges:
-                copied.add_edge(Edge(edge.src, edge.src_port, edge.dst, edge.dst_port,
-                                     copy.deepcopy(edge.extra)))
+            copy_network(network, twin.add_network(name))
         twin.training = copy.deepcopy(self.training)
         twin.extra = copy.deepcopy(self.extra)
         twin.path = self.path
@@ -461,3 +504,16 @@ class Document:
             return bool(self.train_state) and done < int(planned)
         except (TypeError, ValueError):
             return False
+
+
+def copy_network(source: Network, target: Network) -> None:
+    """Fill the empty `target` with copies of `source`'s nodes, edges, doc and exposed params."""
+    target.extra = copy.deepcopy(source.extra)
+    target.doc = source.doc
+    target.exposed = copy.deepcopy(source.exposed)
+    for node in source.nodes.values():
+        target.add_node(node.block, copy.deepcopy(node.params), node.pos, node.id,
+                        copy.deepcopy(node.extra))
+    for edge in source.edges:
+        target.add_edge(Edge(edge.src, edge.src_port, edge.dst, edge.dst_port,
+                             copy.deepcopy(edge.extra)))

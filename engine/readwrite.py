@@ -1,4 +1,4 @@
-"""Reading and writing the v1 JSON format.
+"""Reading and writing the JSON format (version 2: composite `blocks`; v1 migrates).
 
 Loading goes in three steps (as orange-canvas-core's `scheme/readwrite.py`):
 parse the text into plain records, migrate old versions, then build the
@@ -15,19 +15,28 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from engine.blocks import CATALOGUE
+from engine.composites.holder import block_name_problem
+from engine.composites.model import ExposedParam
 from engine.document import IDENTIFIER, Document, Edge, Network, split_address
 from engine.errors import DocumentError
 from engine.fileio import atomic_write_bytes
 from engine.safeload import MAX_DOCUMENT_BYTES, parse_json, read_regular
 
 FORMAT = "netcanvas"
-VERSION = 1
+VERSION = 2
+
+
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added composite block definitions: a v1 file has none."""
+    return {**raw, "version": 2, "blocks": raw.get("blocks", {})}
+
 
 # version n -> function turning a version-n record into a version n+1 record.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
-DOCUMENT_KEYS = {"format", "version", "name", "description", "networks", "training"}
+DOCUMENT_KEYS = {"format", "version", "name", "description", "blocks", "networks", "training"}
+BLOCK_KEYS = {"doc", "params", "nodes", "edges"}
+EXPOSED_KEYS = {"name", "kind", "default", "doc", "targets", "min", "max", "choices"}
 NODE_KEYS = {"id", "block", "params", "pos"}
 EDGE_KEYS = {"from", "to"}
 
@@ -55,6 +64,8 @@ class _Reader:
             self.expect(raw.get("name", "Untitled"), str, "name", "a string"),
             self.expect(raw.get("description", ""), str, "description", "a string"),
         )
+        self.blocks(doc, self.expect(raw.get("blocks", {}), dict, "blocks",
+                                     "an object of named block definitions"))
         networks = self.expect(raw.get("networks"), dict, "networks",
                                "an object of named networks")
         for name, net in networks.items():
@@ -90,14 +101,63 @@ class _Reader:
         return raw
 
     def network(self, network: Network, raw: Any, path: str) -> None:
+        self.nodes(network, raw, path)
+        self.edges(network, raw, path)
+
+    def nodes(self, network: Network, raw: Any, path: str) -> None:
         raw = self.expect(raw, dict, path, "an object with nodes and edges")
         nodes = self.expect(raw.get("nodes", []), list, f"{path}.nodes", "a list of nodes")
         for i, node in enumerate(nodes):
             self.node(network, node, f"{path}.nodes[{i}]")
+        network.extra = {k: v for k, v in raw.items()
+                         if k not in {"nodes", "edges"} | (BLOCK_KEYS if network.is_definition else set())}
+
+    def edges(self, network: Network, raw: dict[str, Any], path: str) -> None:
         edges = self.expect(raw.get("edges", []), list, f"{path}.edges", "a list of edges")
         for i, edge in enumerate(edges):
             self.edge(network, edge, f"{path}.edges[{i}]")
-        network.extra = {k: v for k, v in raw.items() if k not in {"nodes", "edges"}}
+
+    def blocks(self, doc: Document, raw: dict[str, Any]) -> None:
+        """Composite definitions, in passes: every name first (a definition may use one
+        defined after it), then exposed params (the uses' parameters), nodes, edges,
+        and last the exposed targets, which name inner nodes."""
+        for name, definition in raw.items():
+            problem = block_name_problem(name, doc.blocks)
+            if problem:
+                raise self.fail(f"blocks.{name}", problem)
+            self.expect(definition, dict, f"blocks.{name}", "a block definition object")
+            doc.add_block(name)
+        for name, definition in raw.items():
+            doc.blocks[name].doc = self.expect(definition.get("doc", ""), str,
+                                               f"blocks.{name}.doc", "a string")
+            doc.blocks[name].exposed = self.exposed(definition.get("params", []),
+                                                    f"blocks.{name}.params")
+        for name, definition in raw.items():
+            self.nodes(doc.blocks[name], definition, f"blocks.{name}")
+        for name, definition in raw.items():
+            self.edges(doc.blocks[name], definition, f"blocks.{name}")
+            from engine.composites.exposed import exposed_problems
+
+            for where, reason in exposed_problems(doc.blocks[name], doc.blocks[name].exposed):
+                raise self.fail(f"blocks.{name}.{where}", reason)
+
+    def exposed(self, raw: Any, path: str) -> list[ExposedParam]:
+        items = self.expect(raw, list, path, "a list of exposed parameters")
+        exposed = []
+        for i, item in enumerate(items):
+            where = f"{path}[{i}]"
+            item = self.expect(item, dict, where, "an exposed parameter object")
+            targets = self.expect(item.get("targets", []), list, f"{where}.targets",
+                                  'a list of "inner_node.param"')
+            bounds = {k: self.expect(item[k], int | float, f"{where}.{k}", "a number")
+                      for k in ("min", "max") if item.get(k) is not None}
+            exposed.append(ExposedParam(
+                self.expect(item.get("name"), str, f"{where}.name", "a parameter name"),
+                self.expect(item.get("kind"), str, f"{where}.kind", "a parameter kind"),
+                item.get("default"), self.expect(item.get("doc", ""), str, f"{where}.doc", "a string"),
+                list(targets), bounds.get("min"), bounds.get("max"),
+                tuple(self.expect(item.get("choices", []), list, f"{where}.choices", "a list"))))
+        return exposed
 
     def node(self, network: Network, raw: Any, path: str) -> None:
         raw = self.expect(raw, dict, path, "a node object")
@@ -107,10 +167,16 @@ class _Reader:
         if node_id in network.nodes:
             raise self.fail(f"{path}.id", f"duplicate node id '{node_id}'")
         block = self.expect(raw.get("block"), str, f"{path}.block", "a block name")
-        if block not in CATALOGUE:
-            raise self.fail(f"{path}.block", f"unknown block '{block}'")
+        try:
+            spec = network.resolve(block)
+        except KeyError:
+            raise self.fail(f"{path}.block", f"unknown block '{block}'") from None
+        if network.is_definition and network.context is not None:
+            cycle = network.context.use_cycle(network.name, block)
+            if cycle:
+                raise self.fail(f"{path}.block", f"{network.name} would use itself: "
+                                                 f"{' -> '.join(cycle)}")
         params = self.expect(raw.get("params", {}), dict, f"{path}.params", "an object")
-        spec = CATALOGUE[block]
         for name, value in params.items():
             param = spec.param(name)
             problem = param.type_error(value) if param else None
@@ -179,23 +245,32 @@ def load_json_document(path: str | os.PathLike) -> Document:
     return doc
 
 
+def network_to_dict(net: Network) -> dict[str, Any]:
+    """A network's record: nodes and edges in file order, its unknown keys after them."""
+    nodes = [
+        {"id": n.id, "block": n.block, "params": n.params,
+         "pos": [round(n.pos[0], 2), round(n.pos[1], 2)], **n.extra}
+        for n in net.nodes.values()
+    ]
+    edges = [{"from": e.source, "to": e.target, **e.extra} for e in net.edges]
+    return {"nodes": nodes, "edges": edges, **net.extra}
+
+
+def block_to_dict(definition: Network) -> dict[str, Any]:
+    """A composite definition's record: doc, exposed params, then the network."""
+    return {"doc": definition.doc, "params": [e.to_record() for e in definition.exposed],
+            **network_to_dict(definition)}
+
+
 def document_to_dict(doc: Document) -> dict[str, Any]:
-    """The v1 record of a document; unknown keys go back where they came from."""
-    networks = {}
-    for name, net in doc.networks.items():
-        nodes = [
-            {"id": n.id, "block": n.block, "params": n.params,
-             "pos": [round(n.pos[0], 2), round(n.pos[1], 2)], **n.extra}
-            for n in net.nodes.values()
-        ]
-        edges = [{"from": e.source, "to": e.target, **e.extra} for e in net.edges]
-        networks[name] = {"nodes": nodes, "edges": edges, **net.extra}
+    """The v2 record of a document; unknown keys go back where they came from."""
     return {
         "format": FORMAT,
         "version": VERSION,
         "name": doc.name,
         "description": doc.description,
-        "networks": networks,
+        "blocks": {name: block_to_dict(b) for name, b in doc.blocks.items()},
+        "networks": {name: network_to_dict(net) for name, net in doc.networks.items()},
         "training": doc.training,
         **doc.extra,
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.blocks.base import BlockSpec, Shape, fmt_shape
+from engine.composites.model import InnerError
 from engine.document import Document, Edge, Network
 from engine.errors import NetCanvasError, ShapeError
 from engine.param_counts import parameter_count
@@ -36,6 +37,8 @@ class NodeReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     fixes: list[Any] = field(default_factory=list)  # engine.fixes.Fix records for these errors
+    # errors inside a composite block, each also one line of `errors` ("inside X: ...")
+    inner_errors: list[InnerError] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +94,7 @@ class BlockResult:
     warnings: tuple[str, ...]
     parameters: int
     macs: int
+    inner: tuple[InnerError, ...] = ()  # a composite's errors inside, one per inner node
 
 
 _CACHE: dict[Any, BlockResult] = {}
@@ -104,7 +108,10 @@ def infer_block(spec: BlockSpec, params: dict[str, Any], inputs: dict[str, Shape
     caller passes only what is wired (self-attention wires just `query`).
     """
     inputs = with_fallbacks(spec, inputs)
-    key = (spec.name, json.dumps(params, sort_keys=True), tuple(sorted(inputs.items())))
+    # A composite keys on its spec's serial: a definition edit makes a new spec, so a
+    # result computed before the edit is never served after it.
+    name = spec.name if spec.composite is None else ("composite", spec.composite.serial)
+    key = (name, json.dumps(params, sort_keys=True), tuple(sorted(inputs.items())))
     result = _CACHE.get(key)
     if result is None:
         result = _infer_uncached(spec, params, inputs)
@@ -126,6 +133,8 @@ def with_fallbacks(spec: BlockSpec, inputs: dict[str, Shape]) -> dict[str, Shape
 
 
 def _infer_uncached(spec: BlockSpec, params: dict[str, Any], inputs: dict[str, Shape]) -> BlockResult:
+    if spec.composite is not None:
+        return spec.composite.check(params, inputs)
     try:
         outputs = spec.infer(params, inputs)
         warnings = tuple(spec.warnings(params, inputs)) if spec.warnings else ()
@@ -160,9 +169,16 @@ def param_problems(spec: BlockSpec, params: dict[str, Any]) -> list[str]:
 class NetworkChecker:
     """Keeps a network's report current, re-inferring only what each edit can reach."""
 
-    def __init__(self, network: Network, dataset_shapes: Callable[[], DatasetShapes]) -> None:
+    def __init__(self, network: Network, dataset_shapes: Callable[[], DatasetShapes],
+                 port_shapes: Mapping[str, Shape] | None = None,
+                 overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """`port_shapes` (Input node id -> shape) and `overrides` (node id -> params) are
+        how a composite's definition is checked for one use (engine/composites)."""
         self.network = network
         self._dataset_shapes = dataset_shapes
+        self._port_shapes = dict(port_shapes or {})
+        self._overrides = dict(overrides or {})
+        self._revision = network.blocks_revision()
         self._reports: dict[str, NodeReport] = {}
         self._dirty: set[str] = set(network.nodes)
         self._order: list[str] | None = None
@@ -201,6 +217,9 @@ class NetworkChecker:
 
     def report(self) -> NetworkReport:
         net = self.network
+        if self._revision != net.blocks_revision():  # a composite's definition was edited
+            self._revision = net.blocks_revision()
+            self._dirty.update(n.id for n in net.nodes.values() if _is_composite(n))
         if self._order is None:
             self._compute_order()
         # Nodes on a cycle first: what is downstream must not read their old shapes.
@@ -250,10 +269,18 @@ class NetworkChecker:
 
     def _check_node(self, node_id: str) -> NodeReport:
         node = self.network.nodes[node_id]
-        spec = node.spec
+        try:
+            spec = node.spec
+        except KeyError as exc:  # a composite whose definition was removed
+            return NodeReport(node_id, node.block, errors=[str(exc.args[0])])
         report = NodeReport(node_id, node.block)
-        report.errors += param_problems(spec, node.params)
-        params = spec.resolve(node.params)
+        stored = {**node.params, **self._overrides[node_id]} if node_id in self._overrides \
+            else node.params
+        report.errors += param_problems(spec, stored)
+        params = spec.resolve(stored)
+        if spec.name == "Input" and node_id in self._port_shapes:
+            report.outputs = {"out": self._port_shapes[node_id]}
+            return report
         incoming = self.network.incoming(node_id)
         inputs, blocked = {}, False
         for port in spec.input_names(set(incoming)):
@@ -276,7 +303,10 @@ class NetworkChecker:
         report.outputs = dict(result.outputs)
         report.parameters, report.macs = result.parameters, result.macs
         report.warnings = list(result.warnings)
-        if result.error:
+        if result.inner:
+            report.inner_errors = list(result.inner)
+            report.errors += [e.line() for e in result.inner]
+        elif result.error:
             report.errors.append(result.error)
         return report
 
@@ -299,6 +329,13 @@ class NetworkChecker:
             return
         if params["source"] in shapes:
             inputs["dataset"] = shapes[params["source"]]
+
+
+def _is_composite(node) -> bool:
+    try:
+        return node.spec.composite is not None
+    except KeyError:
+        return True  # its definition is gone: check it again to say so
 
 
 def dataset_shapes_for(doc: Document) -> Callable[[], DatasetShapes]:

@@ -114,6 +114,9 @@ class BlockSpec:
     # device (Embedding's normal_ init loads torch's decompositions: seconds, once).
     # Without it the checker builds the module on "meta" and counts.
     count: CountFn | None = None
+    # A composite block's definition and how to check and build it
+    # (engine.composites.spec.Composite); None for a catalogue block.
+    composite: Any = field(default=None, compare=False)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
