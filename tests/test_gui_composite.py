@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QTabBar
 
 from engine import document_to_json
 from engine.document import Document
@@ -168,20 +169,21 @@ def test_an_error_inside_shows_on_the_node_and_one_click_opens_it(window, qtbot)
     assert window.current_scene().selected_node_ids() == [inner.node_id]
 
 
-def test_definition_tab_closes_when_its_definition_goes_and_returns_with_redo(window):
+def test_definition_tab_follows_undo_and_closes_without_editing(window):
     scene = open_doc(window, mlp_doc())
     scene.select_nodes(["fc1", "relu"])
     window.dialogs.next_text = "Hidden"
     window.composites.group_selection()
     key = block_key("Hidden")
     assert window.composites.open_selected() and window.current_network() == key
-    window.session.undo_stack.undo()
+    assert "every use" in window.tabs.tabToolTip(window.tabs.currentIndex())
+    window.session.undo_stack.undo()  # the group goes, and its definition with it
     assert key not in window.views and window.current_network() == "main"
     window.session.undo_stack.redo()
-    assert key not in window.views  # nothing reopens by itself...
-    [node] = window.current_scene().selected_node_ids() or [
-        n for n in scene.net.nodes if scene.net.nodes[n].block == "Hidden"]
-    window.composites.open_definition("Hidden")
-    window.composites.close_definition(key)  # ...and a tab closes without editing anything
+    assert window.composites.open_definition("Hidden")
+    steps = window.session.undo_stack.count()
+    bar = window.tabs.tabBar()
+    assert bar.tabButton(0, QTabBar.ButtonPosition.RightSide) is None  # networks stay
+    window.tabs.tabCloseRequested.emit(window.tabs.currentIndex())
     assert key not in window.views and "Hidden" in window.session.document.blocks
-    assert node in scene.net.nodes
+    assert window.session.undo_stack.count() == steps

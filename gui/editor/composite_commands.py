@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.composites import import_block
 from engine.document import Document, Network
 from gui.editor.commands import AddNodeCommand, Command, PasteCommand
 
@@ -47,6 +46,8 @@ class Definitions:
         if self.added is not None:
             self.restore()
             return
+        from engine.composites import import_block
+
         before = set(self.document.blocks)
         if block not in before:
             import_block(self.document, block)

@@ -58,6 +58,7 @@ class Inspector(QScrollArea):
         self._connected: list = []
         self._bridged: list = []  # connections to the session's per-graph bridges
         self._selected = 0
+        self._shown_graph: str | None = None  # the tab shown while nothing is selected
         self._show_summary()
 
     # ---- target --------------------------------------------------------------------
@@ -93,7 +94,7 @@ class Inspector(QScrollArea):
         """Inspect `node_id` (None: nothing, or `count` nodes selected)."""
         if self.session is None or network is None or node_id is None:
             self.network = self.node_id = None
-            self._selected = count
+            self._selected, self._shown_graph = count, network
             self._show_summary()
             return
         if (network, node_id) == (self.network, self.node_id):
@@ -112,8 +113,13 @@ class Inspector(QScrollArea):
     # ---- building ------------------------------------------------------------------
 
     def _show_summary(self) -> None:
-        """With no single block selected: the document, its networks and their totals."""
+        """With no single block selected: the document, its networks and their totals
+        (in a definition's tab: the composite, its uses and the library button)."""
         self.editors = {}
+        block = block_of(self._shown_graph)
+        if self.session is not None and block in self.session.document.blocks:
+            self._show_definition(block)
+            return
         dim = theme.TEXT_DIM.name()
         parts = []
         if self.session is not None:
@@ -136,6 +142,29 @@ class Inspector(QScrollArea):
         summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         summary.setMargin(8)
         self.setWidget(summary)
+
+    def _show_definition(self, block: str) -> None:
+        doc, dim = self.session.document, theme.TEXT_DIM.name()
+        definition = doc.blocks[block]
+        users = doc.block_users(block)
+        exposed = ", ".join(p.name for p in definition.exposed) or "none"
+        text = (f"<p style='font-size:12pt; font-weight:600'>{escape(block)} "
+                f"<span style='color:{dim}'>· composite block</span></p>"
+                f"<p style='color:{dim}'>{escape(definition.doc)}</p>"
+                f"<p>{len(definition.nodes)} blocks, {len(definition.edges)} wires<br>"
+                f"exposed parameters: {escape(exposed)}<br>"
+                f"used by: {escape(', '.join(users) or 'nothing yet')}</p>"
+                f"<p style='color:{dim}'><i>Edits here apply to every use; shapes are those "
+                "of its first use.</i></p>")
+        page = QWidget()
+        page.setObjectName("definitionSummary")
+        layout = QVBoxLayout(page)
+        layout.addWidget(_label(text))
+        buttons = self._composite_buttons(block)
+        buttons.itemAt(0).widget().hide()  # this is the definition already
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self.setWidget(page)
 
     def _build(self) -> None:
         node = self.node

@@ -183,8 +183,10 @@ class QuickAddPopup(QFrame):
 
     chosen = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 composites: dict[str, Entry] | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
+        self.composites = {n: e for n, e in (composites or {}).items() if n not in CATALOGUE}
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.search = QLineEdit()
@@ -204,12 +206,12 @@ class QuickAddPopup(QFrame):
 
     def filter(self, text: str) -> None:
         self.list.clear()
-        found = [s for s in CATALOGUE.values() if matches(s, text)]
+        blocks = [*CATALOGUE.values(), *self.composites.values()]
+        found = [s for s in blocks if matches(s, text)]
         for spec in sorted(found, key=lambda s: rank(s, text)):
-            if matches(spec, text):
-                item = QListWidgetItem(category_icon(spec.category), spec.name)
-                item.setToolTip(block_tooltip(spec))
-                self.list.addItem(item)
+            item = QListWidgetItem(category_icon(spec.category), spec.name)
+            item.setToolTip(spec.tooltip if isinstance(spec, Entry) else block_tooltip(spec))
+            self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
 
