@@ -12,6 +12,7 @@ from engine import readwrite
 from engine.errors import DocumentError
 from engine.presets import PRESETS_DIR
 from engine.readwrite import document_to_dict, document_to_json, parse_document
+from engine.shapes import check
 
 PRESETS = sorted(PRESETS_DIR.glob("*.json"))
 
@@ -160,3 +161,25 @@ def test_a_file_may_use_a_builtin_composite_without_defining_it():
     doc = parse_document(json.dumps(record), "builtin.json")
     assert doc.blocks == {}
     assert doc.networks["main"].nodes["stage"].spec.name == "ResidualBlock"
+
+
+def test_composites_nested_too_deep_are_refused_without_recursing():
+    record = residual_record()
+    chain = 200
+    for k in range(chain):
+        inner = "Res" if k == 0 else f"Chain{k - 1}"
+        record["blocks"][f"Chain{k}"] = {
+            "nodes": [{"id": "in", "block": "Input"}, {"id": "use", "block": inner},
+                      {"id": "out", "block": "Output"}],
+            "edges": [{"from": "in.out", "to": "use.in"}, {"from": "use.out", "to": "out.in"}]}
+    with pytest.raises(DocumentError) as info:
+        parse_document(json.dumps(record), "deep.json")
+    assert info.value.path.startswith("blocks.Chain") and "at most 32" in info.value.reason
+    for k in range(31, chain):  # cut the chain: Res and 31 levels above it are fine
+        del record["blocks"][f"Chain{k}"]
+    record["networks"]["main"]["nodes"][1].update(block="Chain30", params={})
+    doc = parse_document(json.dumps(record), "deep.json")
+    assert len(doc.blocks) == 32
+    report = check(doc)
+    assert report.ok, report.errors
+    assert report.networks["main"].nodes["stage"].outputs == {"out": (None, 8, 6, 6)}
