@@ -129,9 +129,8 @@ def test_double_click_opens_the_definition_whose_edits_apply_to_every_use(window
     assert inner.edges[edge].label == "N×16×8×8"
     params_before = scene.nodes["stage1"].report.parameters
     with qtbot.waitSignal(session.checked, timeout=CHECK_MS):
-        session.set_param(key, "conv2", "kernel_size", 5)
-        session.set_param(key, "conv2", "padding", 2)
-    assert scene.nodes["stage1"].report.parameters > params_before
+        session.set_param(key, "conv1", "bias", True)  # 16 more weights, in the use too
+    assert scene.nodes["stage1"].report.parameters == params_before + 16
     session.undo_stack.undo()
     session.check_now()
     assert scene.nodes["stage1"].report.parameters == params_before

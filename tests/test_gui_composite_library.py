@@ -40,7 +40,7 @@ def test_my_blocks_lists_built_in_composites_with_tooltips(window):
     assert {"ConvBNReLU", "ResidualBlock", "TransformerEncoderBlock", "MLPBlock"} <= set(names)
     tip = palette.items["ResidualBlock"].toolTip(0)
     assert "built in" in tip and "skip connection" in tip and "channels" in tip
-    palette.search.setText("residual")
+    palette.search.setText("residualbl")
     assert palette.visible_blocks() == ["ResidualBlock"]
 
 

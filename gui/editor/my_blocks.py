@@ -62,7 +62,7 @@ def composite_entries(doc: Document | None) -> dict[str, Entry]:
         from engine.composites import library_blocks
 
         library = library_blocks()
-    except (OSError, ImportError) as exc:  # TEMP until library lands  # an unreadable library folder must not empty the palette
+    except OSError as exc:  # an unreadable library folder must not empty the palette
         log.warning("cannot read the block library: %s", exc)
         library = {}
     for name, definition in library.items():
