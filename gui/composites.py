@@ -106,8 +106,9 @@ class CompositeCommands(QObject):
         a, node = self.actions, self.selected_composite()
         scene = self.window.current_scene()
         ids = scene.selected_node_ids() if scene is not None else []
-        a.group.setEnabled(bool(ids))
-        a.ungroup.setEnabled(node is not None)
+        in_network = block_of(self.window.current_network()) is None
+        a.group.setEnabled(bool(ids) and in_network)
+        a.ungroup.setEnabled(node is not None and in_network)
         a.open.setEnabled(node is not None)
         a.save.setEnabled(self.current_block() is not None)
 
@@ -129,6 +130,13 @@ class CompositeCommands(QObject):
             return node.block
         return block_of(self.window.current_network())
 
+    def _in_network(self) -> bool:
+        """Group and Ungroup edit a network (the engine's `group` works on networks)."""
+        if block_of(self.window.current_network()) is None:
+            return True
+        self._say("Group and Ungroup work in a network's tab, not inside a block's definition")
+        return False
+
     def _say(self, text: str) -> None:
         self.window.statusBar().showMessage(text, STATUS_MS)
 
@@ -140,6 +148,8 @@ class CompositeCommands(QObject):
 
         w, scene = self.window, self.window.current_scene()
         ids = scene.selected_node_ids() if scene is not None else []
+        if not self._in_network():
+            return False
         if not ids:
             self._say("Select the blocks to group first")
             return False
@@ -159,6 +169,8 @@ class CompositeCommands(QObject):
     def ungroup_selection(self) -> bool:
         """Ctrl+Shift+G: the selected composite's blocks take its place, selected."""
         scene, node = self.window.current_scene(), self.selected_composite()
+        if not self._in_network():
+            return False
         if node is None:
             self._say("Select one composite block to ungroup")
             return False
@@ -182,21 +194,32 @@ class CompositeCommands(QObject):
         w, key = self.window, block_key(block)
         if self.session is None:
             return False
-        if key not in w.views:
+        opened = key not in w.views
+        if opened:
             if not self.session.make_editable(block):
                 return False
             self.session.watch(key)
             self.session.check_now()  # the tab opens with its shapes drawn
-            view = w.add_canvas(key)
-            QTimer.singleShot(0, view.frame_readable)
+            w.add_canvas(key)
             self._say(f"Editing {block}: changes apply to {plural(self.uses(block), 'use')} "
                       "of it in this document")
-        w.tabs.setCurrentWidget(w.views[key])
-        scene = w.scenes[key]
-        if node_id is not None and node_id in scene.nodes:
+        view, scene = w.views[key], w.scenes[key]
+        w.tabs.setCurrentWidget(view)
+        found = node_id is not None and node_id in scene.nodes
+        if found:
             scene.select_nodes([node_id])
-            w.views[key].centerOn(scene.nodes[node_id])
+        # Once the tab has its size: frame a new tab, then bring the node into view.
+        QTimer.singleShot(0, lambda: self._reveal(key, node_id if found else None, opened))
         return True
+
+    def _reveal(self, key: str, node_id: str | None, frame: bool) -> None:
+        view, scene = self.window.views.get(key), self.window.scenes.get(key)
+        if view is None:
+            return
+        if frame:
+            view.frame_readable()
+        if node_id is not None and node_id in scene.nodes:
+            view.centerOn(scene.nodes[node_id])
 
     def uses(self, block: str) -> int:
         """Nodes of `block` in the document's networks and definitions."""

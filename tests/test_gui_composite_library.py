@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QMimeData
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from engine import document_to_json
 from engine.composites import library_dir
@@ -141,3 +142,35 @@ def test_autosave_writes_the_definitions_and_recovery_restores_them(window):
                 if n.block == "Hidden")
     window.session.check_now()
     assert window.current_scene().nodes[node.id].report.outputs["out"] == (None, 8)
+
+
+def test_the_definition_tab_saves_to_the_library_and_refuses_to_group(window, qtbot):
+    open_doc(window, residual_doc())
+    doc = window.session.document
+    assert window.composites.open_definition("ResidualBlock")
+    inner = window.current_scene()
+    inner.clearSelection()
+    page = window.inspector.widget()
+    assert page.objectName() == "definitionSummary"
+    assert any("used by: main.stage1" in label.text() for label in page.findChildren(QLabel))
+    qtbot.mouseClick(page.findChild(QPushButton, "saveToLibrary"), Qt.MouseButton.LeftButton)
+    assert (library_dir() / "ResidualBlock.json").exists()
+    before = document_to_json(doc)
+    inner.select_nodes(["conv1", "bn1"])
+    assert not window.composites.actions.group.isEnabled()
+    assert not window.composites.group_selection()
+    assert "network's tab" in window.statusBar().currentMessage()
+    assert document_to_json(doc) == before
+
+
+def test_quick_add_offers_composites_and_copies_the_one_chosen(window):
+    scene = open_doc(window, image_doc())
+    view = window.current_view()
+    popup = view.open_quick_add(view.viewport().rect().center())
+    popup.search.setText("convbn")
+    assert popup.list.item(0).text() == "ConvBNReLU"
+    assert "built in" in popup.list.item(0).toolTip()
+    popup.accept_current()
+    [node] = scene.selected_node_ids()
+    assert scene.net.nodes[node].block == "ConvBNReLU"
+    assert "ConvBNReLU" in window.session.document.blocks

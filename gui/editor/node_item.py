@@ -329,13 +329,16 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(rect, 7, 7)
 
     def _paint_text(self, painter: QPainter) -> None:
-        """Header: the node id in bold, the block name after it, each elided if long."""
+        """Header: the node id in bold, the block name after it, each elided if long;
+        a repeated composite's ×N last, never elided."""
         f = fonts()
         inset, gap = 10.0, 8.0
-        room = CARD_WIDTH - 2 * inset - gap
+        repeat = self._lines["repeat"]
+        badge = f"×{repeat}" if repeat > 1 else ""
+        badge_w = f["title_fm"].horizontalAdvance(badge) + 4 if badge else 0.0
+        room = CARD_WIDTH - 2 * inset - gap - badge_w
         id_w = f["title_fm"].horizontalAdvance(self.node_id)
-        name = self._lines["block"]
-        block_w = f["block_fm"].horizontalAdvance(name)
+        block_w = f["block_fm"].horizontalAdvance(self.spec.name)
         if id_w + block_w > room:  # the id comes first; the block name gets what is left
             id_w = min(id_w, room - 36)
             block_w = room - id_w
@@ -343,11 +346,16 @@ class NodeItem(QGraphicsItem):
         painter.setFont(f["title"])
         title = f["title_fm"].elidedText(self.node_id, Qt.TextElideMode.ElideRight, id_w + 1)
         painter.drawText(QRectF(inset, 0, id_w + 1, HEADER), Qt.AlignmentFlag.AlignVCenter, title)
+        right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+        if badge:
+            painter.drawText(QRectF(CARD_WIDTH - inset - badge_w, 0, badge_w, HEADER), right,
+                             badge)
         painter.setPen(QColor(255, 255, 255, 175))
         painter.setFont(f["block"])
-        block = f["block_fm"].elidedText(name, Qt.TextElideMode.ElideRight, block_w + 1)
-        painter.drawText(QRectF(CARD_WIDTH - inset - block_w - 1, 0, block_w + 1, HEADER),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, block)
+        block = f["block_fm"].elidedText(self.spec.name, Qt.TextElideMode.ElideRight,
+                                         block_w + 1)
+        painter.drawText(QRectF(CARD_WIDTH - inset - badge_w - block_w - 1, 0, block_w + 1,
+                                HEADER), right, block)
         self._paint_ports_and_params(painter)
         self._paint_footer(painter)
 
