@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import readwrite
 from engine.errors import DocumentError
@@ -183,3 +185,47 @@ def test_composites_nested_too_deep_are_refused_without_recursing():
     report = check(doc)
     assert report.ok, report.errors
     assert report.networks["main"].nodes["stage"].outputs == {"out": (None, 8, 6, 6)}
+
+
+# ---- fuzzing the blocks section: one DocumentError or a Document that checks ----------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=True)
+    | st.text(max_size=6) | st.sampled_from(["Res", "Conv2d", "in.out", "conv.out_channels",
+                                             "int", "add.a", "repeat", "ResidualBlock"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["id", "block", "params", "name", "kind", "default", "targets", "nodes",
+                         "edges", "from", "to", "repeat", "channels", "Res"]) | st.text(max_size=4),
+        children, max_size=3),
+    max_leaves=10,
+)
+
+
+def _paths(value, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, child in items:
+        found += _paths(child, (*prefix, key))
+    return found
+
+
+BLOCK_PATHS = [p for p in _paths(residual_record()) if p[:1] == ("blocks",)
+               or p[:4] == ("networks", "main", "nodes", 1)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(where=st.sampled_from(BLOCK_PATHS), value=json_values)
+def test_fuzz_any_value_in_the_blocks_section(where: tuple, value):
+    record = residual_record()
+    target = record
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    try:
+        doc = parse_document(json.dumps(record), "fuzz.json")
+    except DocumentError as exc:
+        assert str(exc).startswith("fuzz.json: ")
+        return
+    check(doc)  # whatever loads, checking never raises
+    assert document_to_dict(parse_document(document_to_json(doc))) == document_to_dict(doc)
