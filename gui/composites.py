@@ -130,6 +130,12 @@ class CompositeCommands(QObject):
             return node.block
         return block_of(self.window.current_network())
 
+    def _unlocked(self) -> bool:
+        """Refuse before asking anything while a run holds the document."""
+        if self.session.locked:
+            self.session.refused.emit("editing is locked while training runs")
+        return not self.session.locked
+
     def _in_network(self) -> bool:
         """Group and Ungroup edit a network (the engine's `group` works on networks)."""
         if block_of(self.window.current_network()) is None:
@@ -148,7 +154,7 @@ class CompositeCommands(QObject):
 
         w, scene = self.window, self.window.current_scene()
         ids = scene.selected_node_ids() if scene is not None else []
-        if not self._in_network():
+        if not self._in_network() or not self._unlocked():
             return False
         if not ids:
             self._say("Select the blocks to group first")

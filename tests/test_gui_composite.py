@@ -93,6 +93,7 @@ def test_group_is_refused_while_a_run_holds_the_document(window):
     window.composites.group_selection()
     assert document_to_json(window.session.document) == original
     assert "locked" in window.statusBar().currentMessage()
+    assert not [q for q in window.dialogs.asked if q.startswith("text:")]  # not even asked
     window.lock_editing(False)
 
 

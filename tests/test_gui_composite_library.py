@@ -174,3 +174,36 @@ def test_quick_add_offers_composites_and_copies_the_one_chosen(window):
     [node] = scene.selected_node_ids()
     assert scene.net.nodes[node].block == "ConvBNReLU"
     assert "ConvBNReLU" in window.session.document.blocks
+
+
+def test_a_nested_composite_pastes_with_both_definitions_and_undoes_cleanly(window):
+    scene = open_doc(window, mlp_doc())
+    scene.select_nodes(["fc1"])
+    window.dialogs.next_text = "Inner"
+    window.composites.group_selection()
+    [inner] = scene.selected_node_ids()
+    scene.select_nodes([inner, "relu"])
+    window.dialogs.next_text = "Outer"
+    window.composites.group_selection()
+    window.copy_selection()
+    assert list(clipboard.clipboard_payload()["blocks"]) == ["Inner", "Outer"]  # inside out
+    open_doc(window, image_doc())
+    doc = window.session.document
+    [node] = window.paste()
+    assert set(doc.blocks) == {"Inner", "Outer"} and doc.network("main").nodes[node]
+    window.session.undo_stack.undo()
+    assert not doc.blocks
+    window.session.undo_stack.redo()
+    assert set(doc.blocks) == {"Inner", "Outer"}
+
+
+def test_a_clipboard_with_broken_definitions_is_refused_in_words(window):
+    open_doc(window, image_doc())
+    doc = window.session.document
+    before = document_to_json(doc)
+    payload = {"format": clipboard.CLIP_FORMAT, "version": 1,
+               "nodes": [{"id": "b", "block": "Broken", "pos": [0, 0]}], "edges": [],
+               "blocks": {"Broken": {"nodes": "not a list"}}}
+    assert window.paste(payload) == []
+    assert "cannot paste" in window.statusBar().currentMessage()
+    assert document_to_json(doc) == before

@@ -62,7 +62,9 @@ def definitions_to_add(document: Document, payload: dict[str, Any],
                        ) -> tuple[dict[str, Any], list[tuple[str, Network]]]:
     """The definitions a paste must add to `document`, parsed, and the payload with its
     nodes renamed where a definition was: one the document already has, identical, is
-    reused; one it defines differently is added under a free name (`ResidualBlock2`)."""
+    reused; one it defines differently is added under a free name (`ResidualBlock2`).
+    The definitions come inside out (a used one before its user), as `snapshot` wrote
+    them; NetCanvasError when the payload's `blocks` are not a valid record."""
     blocks = payload.get("blocks")
     if not isinstance(blocks, dict) or not blocks:
         return payload, []
@@ -78,7 +80,10 @@ def definitions_to_add(document: Document, payload: dict[str, Any],
         return payload, []
     parsed = parse_document(json.dumps({"format": "netcanvas", "version": 2, "name": "clipboard",
                                         "blocks": wanted, "networks": {}}))
-    return payload, [(name, parsed.remove_block(name)) for name in wanted]
+    taken = {}
+    for name in reversed(list(wanted)):  # users first: a definition in use cannot go
+        taken[name] = parsed.remove_block(name)
+    return payload, [(name, taken[name]) for name in wanted]
 
 
 def _free_block_name(document: Document, name: str, taken: set[str]) -> str:

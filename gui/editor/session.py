@@ -257,7 +257,11 @@ class EditorSession(QObject):
               text: str = "Paste") -> list[str]:
         """Add a clipboard payload shifted by `offset`; returns the new node ids."""
         net = graph_of(self.document, network)
-        payload, definitions = clipboard.definitions_to_add(self.document, payload)
+        try:
+            payload, definitions = clipboard.definitions_to_add(self.document, payload)
+        except NetCanvasError as exc:  # a clipboard written by something else
+            self.refused.emit(f"cannot paste these blocks: {exc}")
+            return []
         known = {name for name, _ in definitions}
         nodes, edges = clipboard.prepare_paste(
             net, payload, offset, lambda block: block in known or self.knows(block))
