@@ -42,6 +42,7 @@ class CompositeCommands(QObject):
         window.tabs.tabCloseRequested.connect(self._close_tab_at)
         window.inspector.definitionRequested.connect(self.open_definition)
         window.inspector.saveRequested.connect(self.save_to_library)
+        window.inspector.describeRequested.connect(self.describe)
         self.refresh_palette()
 
     def _build_actions(self) -> SimpleNamespace:
@@ -248,6 +249,14 @@ class CompositeCommands(QObject):
         key = getattr(self.window.tabs.widget(index), "editor_scene", None)
         if key is not None and block_of(key.network_name) is not None:
             self.close_definition(key.network_name)
+
+    def describe(self, block: str) -> bool:
+        """Ask for the composite's description (its tooltip and inspector text)."""
+        if self.session is None or block not in self.session.document.blocks:
+            return False
+        text = self.window.dialogs.ask_text("Describe Block", f"What {block} does:",
+                                            self.session.document.blocks[block].doc)
+        return text is not None and self.session.describe_block(block, text)
 
     # ---- the library ---------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTabBar
+from PySide6.QtWidgets import QLabel, QPushButton, QTabBar
 
 from engine import document_to_json
 from engine.document import Document
+from gui.editor.exposing import param_menu
 from gui.editor.graphs import block_key
 from gui.main_window import MainWindow
 
@@ -187,3 +188,49 @@ def test_definition_tab_follows_undo_and_closes_without_editing(window):
     window.tabs.tabCloseRequested.emit(window.tabs.currentIndex())
     assert key not in window.views and "Hidden" in window.session.document.blocks
     assert window.session.undo_stack.count() == steps
+
+
+def test_exposing_an_inner_parameter_makes_it_a_parameter_of_every_use(window, qtbot):
+    scene = open_doc(window, mlp_doc())
+    session, doc = window.session, window.session.document
+    scene.select_nodes(["fc1", "relu"])
+    window.dialogs.next_text = "Hidden"
+    window.composites.group_selection()
+    [node] = scene.selected_node_ids()
+    window.composites.open_definition("Hidden")
+    window.current_scene().select_nodes(["fc1"])
+    label = window.inspector.widget().findChild(QLabel, "label_out_features")
+    assert label.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+    menu = param_menu(session, "Hidden", "fc1", "out_features", window)
+    [action] = menu.actions()
+    assert action.text() == "Expose on Hidden"
+    action.trigger()
+    assert [(e.name, e.default) for e in doc.blocks["Hidden"].exposed] == [("out_features", 8)]
+    label = window.inspector.widget().findChild(QLabel, "label_out_features")
+    assert "⇡" in label.text() and not window.inspector.editors["out_features"].widget.isEnabled()
+    window.tabs.setCurrentIndex(0)
+    scene.select_nodes([node])
+    assert {"out_features", "repeat"} <= set(window.inspector.editors)
+    with qtbot.waitSignal(session.checked, timeout=CHECK_MS):
+        window.inspector.editors["out_features"].widget.setValue(5)
+    assert scene.nodes[node].report.outputs["out"] == (None, 5)
+    session.undo_stack.undo()
+    session.undo_stack.undo()
+    assert not doc.blocks["Hidden"].exposed
+
+
+def test_the_description_is_edited_in_the_definition_tab_and_undone(window):
+    scene = open_doc(window, mlp_doc())
+    doc = window.session.document
+    scene.select_nodes(["fc1", "relu"])
+    window.dialogs.next_text = "Hidden"
+    window.composites.group_selection()
+    window.composites.open_definition("Hidden")
+    window.current_scene().clearSelection()
+    before = doc.blocks["Hidden"].doc
+    window.dialogs.next_text = "A layer of 8 with its ReLU"
+    window.inspector.widget().findChild(QPushButton, "describeBlock").click()
+    assert doc.blocks["Hidden"].doc == "A layer of 8 with its ReLU"
+    assert "A layer of 8" in window.palette.items["Hidden"].toolTip(0)
+    window.session.undo_stack.undo()
+    assert doc.blocks["Hidden"].doc == before

@@ -122,3 +122,21 @@ class PasteWithBlocksCommand(PasteCommand):
     def revert(self) -> None:
         super().revert()
         self.definitions.remove()
+
+
+class BlockInfoCommand(Command):
+    """Change a definition's description or exposed parameters (`set_block_info`)."""
+
+    def __init__(self, document: Document, block: str, text: str, doc: str | None = None,
+                 exposed: list[Any] | None = None) -> None:
+        super().__init__(document, text)
+        self.block, self.doc, self.exposed = block, doc, exposed
+        self.old: tuple[str, list[Any]] | None = None
+
+    def do(self) -> None:
+        old = self.document.set_block_info(self.block, self.doc, self.exposed)
+        if self.old is None:
+            self.old = old
+
+    def revert(self) -> None:
+        self.document.set_block_info(self.block, *self.old)

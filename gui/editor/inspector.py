@@ -27,6 +27,7 @@ from engine.blocks.base import fmt_shape
 from engine.composites import is_composite
 from engine.document import Node
 from gui import theme
+from gui.editor.exposing import mark_row
 from gui.editor.graphs import block_of, graph_of, has_graph
 from gui.editor.param_editors import ParamEditor
 from gui.editor.session import EditorSession
@@ -46,6 +47,7 @@ class Inspector(QScrollArea):
 
     definitionRequested = Signal(str)  # a composite's name: open its definition
     saveRequested = Signal(str)  # a composite's name: save it to the library
+    describeRequested = Signal(str)  # a composite's name: edit its description
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +91,10 @@ class Inspector(QScrollArea):
             self._listen(bridge.nodeRemoved, self._on_node_removed, self._bridged)
         if self.node_id is not None and self.node is None:
             self.show_node(None, None, 0)
+        elif self.node is not None:  # its composite may have new exposed params
+            self._build()
+        else:
+            self._show_summary()
 
     def show_node(self, network: str | None, node_id: str | None, count: int = 1) -> None:
         """Inspect `node_id` (None: nothing, or `count` nodes selected)."""
@@ -155,13 +161,19 @@ class Inspector(QScrollArea):
                 f"exposed parameters: {escape(exposed)}<br>"
                 f"used by: {escape(', '.join(users) or 'nothing yet')}</p>"
                 f"<p style='color:{dim}'><i>Edits here apply to every use; shapes are those "
-                "of its first use.</i></p>")
+                "of its first use. Right-click a parameter's name in a block's inspector "
+                "to expose it on every use.</i></p>")
         page = QWidget()
         page.setObjectName("definitionSummary")
         layout = QVBoxLayout(page)
         layout.addWidget(_label(text))
         buttons = self._composite_buttons(block)
         buttons.itemAt(0).widget().hide()  # this is the definition already
+        describe = QPushButton("Edit Description…")
+        describe.setObjectName("describeBlock")
+        describe.setToolTip(f"What {block} does: its tooltip in the palette and inspector")
+        describe.clicked.connect(lambda: self.describeRequested.emit(block))
+        buttons.insertWidget(1, describe)
         layout.addLayout(buttons)
         layout.addStretch(1)
         self.setWidget(page)
@@ -192,7 +204,11 @@ class Inspector(QScrollArea):
                                  lambda value, name=param.name: self._apply(name, value))
             self.editors[param.name] = editor
             label = QLabel(param.name)
+            label.setObjectName(f"label_{param.name}")
             label.setToolTip(editor.widget.toolTip())
+            if block_of(self.network) is not None:  # inside a definition: exposable
+                mark_row(self.session, block_of(self.network), node.id, param.name, label,
+                         editor.widget)
             form.addRow(label, editor.widget)
         if not spec.params:
             form.addRow(_label(f"<i style='color:{theme.TEXT_DIM.name()}'>no parameters</i>"))

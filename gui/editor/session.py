@@ -35,6 +35,7 @@ from gui.editor.commands import (
 )
 from gui.editor.composite_commands import (
     AddCompositeCommand,
+    BlockInfoCommand,
     ImportBlockCommand,
     PasteWithBlocksCommand,
     RegroupCommand,
@@ -303,3 +304,43 @@ class EditorSession(QObject):
         if block in self.document.blocks:
             return True
         return self.try_push(ImportBlockCommand(self.document, block))
+
+    def describe_block(self, block: str, text: str) -> bool:
+        """Set the description a composite's tooltip and inspector show."""
+        if self.document.blocks[block].doc == text:
+            return False
+        return self.try_push(BlockInfoCommand(self.document, block, f"Describe {block}",
+                                              doc=text))
+
+    def exposed_as(self, block: str, node_id: str, name: str) -> str | None:
+        """The exposed parameter of `block` that sets `node_id.name`, if any."""
+        target = f"{node_id}.{name}"
+        return next((e.name for e in self.document.blocks[block].exposed
+                     if target in e.targets), None)
+
+    def expose(self, block: str, node_id: str, name: str) -> str | None:
+        """Show an inner parameter on every use of `block` (its value now the default);
+        returns the exposed name (the parameter's, or `node_param` when taken)."""
+        from engine.composites import ExposedParam
+
+        definition = self.document.blocks[block]
+        node = definition.node(node_id)
+        param = node.spec.param(name)
+        taken = {e.name for e in definition.exposed}
+        label = name if name not in taken else f"{node_id}_{name}"
+        item = ExposedParam(label, param.kind, node.resolved_params()[name], param.doc,
+                            [f"{node_id}.{name}"], param.min, param.max, param.choices)
+        exposed = [*definition.exposed, item]
+        ok = self.try_push(BlockInfoCommand(self.document, block, f"Expose {node_id}.{name}",
+                                            exposed=exposed))
+        return label if ok else None
+
+    def unexpose(self, block: str, node_id: str, name: str) -> bool:
+        """Stop setting `node_id.name` from the uses of `block` (its own value counts again)."""
+        target = f"{node_id}.{name}"
+        exposed = copy.deepcopy(self.document.blocks[block].exposed)
+        for item in exposed:
+            item.targets = [t for t in item.targets if t != target]
+        kept = [e for e in exposed if e.targets]
+        return self.try_push(BlockInfoCommand(self.document, block, f"Stop exposing {target}",
+                                              exposed=kept))
