@@ -192,3 +192,30 @@ def test_checking_composites_never_imports_torch():
     encoder = (3 * d * d + 3 * d) + (d * d + d) + (d * ff + ff) + (ff * d + d) + 2 * 2 * d
     assert counts["TransformerEncoderBlock"] == 3 * encoder
     assert counts["MLPBlock"] == 3 * (64 * 64 + 64)
+
+
+def test_set_block_info_changes_the_exposed_params_of_every_use():
+    from engine.composites import ExposedParam
+
+    doc = nested_doc()
+    seen = []
+    doc.blocks_changed.sub(lambda: seen.append("blocks"))
+    width = ExposedParam("width", "int", 6, "fc width", ["fc.out_features"], min=1)
+    old = doc.set_block_info("Inner", doc="one layer", exposed=[width])
+    assert old == ("", []) and seen == ["blocks"]
+    spec = doc.resolve_block("Inner")
+    assert spec.doc == "one layer" and [p.name for p in spec.params] == ["width", "repeat"]
+    assert check(doc).networks["main"].nodes["o"].outputs == {"out": (None, 6)}
+    doc.blocks["Outer"].set_param("b", "width", 2)
+    assert check(doc).networks["main"].nodes["o"].outputs == {"out": (None, 2)}
+    with pytest.raises(EditError, match=r"params\[0\].targets\[0\]: no node 'gone'"):
+        doc.set_block_info("Inner", exposed=[ExposedParam("w", "int", 1, "", ["gone.x"])])
+    doc.set_block_info("Inner", *old)  # an undo puts the old ones back
+    assert doc.blocks["Inner"].exposed == [] and doc.blocks["Inner"].doc == ""
+
+
+def test_a_repeat_out_of_range_is_a_parameter_error_on_the_node():
+    doc = nested_doc()
+    doc.network("main").set_param("o", "repeat", 0)
+    errors = check(doc).networks["main"].nodes["o"].errors
+    assert errors == ["repeat must be ≥ 1, got 0"]
