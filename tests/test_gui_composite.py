@@ -168,6 +168,8 @@ def test_an_error_inside_shows_on_the_node_and_one_click_opens_it(window, qtbot)
     QTest.mouseClick(window.problems.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.current_network() == block_key("ResidualBlock")
     assert window.current_scene().selected_node_ids() == [inner.node_id]
+    card = window.current_scene().nodes[inner.node_id]  # checked with the use's shapes
+    assert card.report.errors and "N×16×8×8" in card.report.errors[0]
 
 
 def test_definition_tab_follows_undo_and_closes_without_editing(window):
