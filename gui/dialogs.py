@@ -61,6 +61,11 @@ class Dialogs:
         answer = QMessageBox.question(self.parent, title, text)
         return answer == QMessageBox.StandardButton.Yes
 
+    def ask_text(self, title: str, label: str, text: str = "") -> str | None:
+        """One line of text (a name), `text` offered; None when cancelled or left empty."""
+        value, ok = QInputDialog.getText(self.parent, title, label, text=text)
+        return value.strip() if ok and value.strip() else None
+
     def open_path(self, directory: str = "") -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, "Open document", directory,
                                               FILE_FILTER)
@@ -135,6 +140,9 @@ class HeadlessDialogs(Dialogs):
 
     def confirm(self, title: str, text: str) -> bool:
         return True
+
+    def ask_text(self, title: str, label: str, text: str = "") -> str | None:
+        return text or None
 
     def open_path(self, directory: str = "") -> str | None:
         return None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPlainTextEdit,
+    QTabBar,
     QTabWidget,
     QWidget,
 )
@@ -30,6 +31,7 @@ from gui.background import BackgroundTasks
 from gui.dialogs import Dialogs
 from gui.editor import clipboard
 from gui.editor.geometry import to_doc, to_scene
+from gui.editor.graphs import block_of, graph_title
 from gui.editor.inspector import Inspector
 from gui.editor.layout import auto_layout
 from gui.editor.palette import PaletteWidget
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.tabBar().setDrawBase(False)
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.tabs.setTabsClosable(True)  # definition tabs only (gui/composites.py)
         self.setCentralWidget(self.tabs)
         self._build_docks()
         self._compose()
@@ -92,6 +95,10 @@ class MainWindow(QMainWindow):
         self.exports = ExportCommands(self)
         self.run_control = RunControl(self)
         self.help = HelpCommands(self)
+        from gui.composites import CompositeCommands
+
+        self.composites = CompositeCommands(self)
+        self.composites.fill_menu(self.menus.edit)
         self.theme_menu = ThemeMenu(self, self.menus.view)  # View ▸ Theme (issue 12, edge 13)
         submenus = self.files.fill_menu(self.menus.file)
         self.menus.presets, self.menus.recent = submenus.presets, submenus.recent
@@ -208,10 +215,11 @@ class MainWindow(QMainWindow):
         self.session.checked.connect(self.update_status)
         self.session.refused.connect(lambda msg: self.statusBar().showMessage(msg, 6000))
         for name in doc.networks:
-            self._add_canvas(name)
+            self.add_canvas(name)
         self.inspector.set_session(self.session)
         self.training_editor.set_session(self.session)
         self.problems.set_session(self.session)
+        self.composites.document_opened(self.session)
         if dirty:
             self.session.undo_stack.resetClean()
         self.trained_unsaved = False
@@ -221,7 +229,8 @@ class MainWindow(QMainWindow):
         self.runs.document_opened(doc)
         QTimer.singleShot(0, self.frame_all_tabs)
 
-    def _add_canvas(self, name: str) -> None:
+    def add_canvas(self, name: str, index: int = -1) -> EditorView:
+        """A tab for a network, or for a definition (`name` a graph key, graphs.py)."""
         scene = EditorScene(self.session, name)
         view = EditorView(scene)
         view.setObjectName(f"canvas_{name}")
@@ -229,8 +238,16 @@ class MainWindow(QMainWindow):
         view.minimap.set_enabled(self.actions_.minimap.isChecked())
         scene.snap_enabled = self.actions_.snap.isChecked()
         scene.selectionChanged.connect(self._on_selection_changed)
+        scene.definitionRequested.connect(self.composites.open_definition)
         self.scenes[name], self.views[name] = scene, view
-        self.tabs.addTab(view, name)
+        index = self.tabs.insertTab(index, view, graph_title(name))
+        if block_of(name) is not None:
+            self.tabs.setTabToolTip(index, f"The definition of {block_of(name)}: "
+                                    "edits here apply to every use")
+        else:  # a network's tab cannot be closed
+            for side in (QTabBar.ButtonPosition.LeftSide, QTabBar.ButtonPosition.RightSide):
+                self.tabs.tabBar().setTabButton(index, side, None)
+        return view
 
     def _close_session(self) -> None:
         if self.session is None:
@@ -287,7 +304,9 @@ class MainWindow(QMainWindow):
         ids = scene.selected_node_ids() if scene else []
         node_id = ids[0] if len(ids) == 1 else None
         self.inspector.show_node(scene.network_name if scene else None, node_id, len(ids))
-        if node_id is not None:  # feature maps follow the selection, even mid-run
+        self.composites.selection_changed()
+        if node_id is not None and block_of(scene.network_name) is None:
+            # feature maps follow the selection, even mid-run (a network's nodes only)
             self.run_control.node_selected(node_id, scene.net.nodes[node_id].block)
         self.update_status()
 
@@ -328,7 +347,8 @@ class MainWindow(QMainWindow):
         scene = self.current_scene()
         ids = scene.selected_node_ids() if scene else []
         if ids:
-            clipboard.copy_to_clipboard(clipboard.snapshot(scene.net, ids))
+            doc = self.session.document
+            clipboard.copy_to_clipboard(clipboard.snapshot(scene.net, ids, doc))
         return bool(ids)
 
     def cut_selection(self) -> bool:
@@ -364,7 +384,8 @@ class MainWindow(QMainWindow):
         ids = scene.selected_node_ids() if scene else []
         if not ids:
             return []
-        new = self.session.paste(scene.network_name, clipboard.snapshot(scene.net, ids),
+        payload = clipboard.snapshot(scene.net, ids, self.session.document)
+        new = self.session.paste(scene.network_name, payload,
                                  PASTE_OFFSET, text="Duplicate")
         scene.select_nodes(new)
         return new
@@ -395,7 +416,10 @@ class MainWindow(QMainWindow):
         return view.editor_scene.add_block_at(block, QPointF(centre))
 
     def focus_node(self, network: str, node_id: str) -> None:
-        """Problems list click: show the tab, select the node and bring it into view."""
+        """Problems list click: show the tab (a definition's opens), select the node and
+        bring it into view."""
+        if block_of(network) is not None:
+            self.composites.open_definition(block_of(network))
         if network not in self.views:
             return
         self.tabs.setCurrentWidget(self.views[network])

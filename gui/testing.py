@@ -15,8 +15,10 @@ from gui.dialogs import Dialogs
 
 
 def isolate(folder: Path, monkeypatch) -> None:
-    """Settings in an .ini under `folder`, recovery files there too, no recovery prompt."""
+    """Settings in an .ini under `folder`, recovery files and the block library there
+    too, no recovery prompt."""
     monkeypatch.setenv(settings.SETTINGS_ENV, str(folder / "settings.ini"))
+    monkeypatch.setenv("NETCANVAS_LIBRARY_DIR", str(folder / "library"))
     monkeypatch.setenv(settings.DATA_DIR_ENV, str(folder / "data"))
     monkeypatch.setenv(settings.NO_RECOVERY_ENV, "1")
 
@@ -33,6 +35,8 @@ class FakeDialogs(Dialogs):
         self.next_open: str | None = None
         self.next_save: str | None = None
         self.next_import: tuple[str, str] | None = None  # ("module.py:Class", "1,28,28")
+        self.next_text: str | None = None  # typed into the next text box (None: its offer)
+        self.cancel_text = False  # the next text box is cancelled
         self.asked: list[str] = []
         self.infos: list[tuple[str, str]] = []  # (title, text) of every info box
         self.suggested: list[tuple[str, bool]] = []  # (suggested path, bundle filter) per save box
@@ -51,6 +55,12 @@ class FakeDialogs(Dialogs):
     def confirm(self, title: str, text: str) -> bool:
         self.asked.append(f"confirm:{title}")
         return self.confirm_answer
+
+    def ask_text(self, title: str, label: str, text: str = "") -> str | None:
+        self.asked.append(f"text:{title}")
+        if self.cancel_text:
+            return None
+        return self.next_text if self.next_text is not None else text
 
     def open_path(self, directory: str = "") -> str | None:
         return self.next_open

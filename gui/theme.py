@@ -20,6 +20,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Attention": "#d0568c",
     "Graph": "#5aa64a",
     "Merge": "#6f7785",
+    "My blocks": "#5e60ce",  # composites (issue 15): drawn as a stack of cards
 }
 FALLBACK_CATEGORY_COLOR = "#6b6b6b"
 

@@ -3,33 +3,105 @@
 The payload travels on the system clipboard, so it crosses tabs, windows and
 documents (and even a second NetCanvas process). Only edges whose two ends are
 both copied are kept; pasted nodes get ids that are free in the target network.
+Nodes of composites the document defines carry those definitions (and the ones
+they use) in the file format's `blocks` record, so a paste into another document
+brings them along; a name the target already defines differently is renamed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 
 from engine.blocks import CATALOGUE
-from engine.document import IDENTIFIER, Network
+from engine.document import IDENTIFIER, Document, Network
+from engine.readwrite import document_to_dict, parse_document
 
 MIME_TYPE = "application/x-netcanvas-nodes+json"
 CLIP_FORMAT = "netcanvas-clip"
 
 
-def snapshot(net: Network, node_ids: Iterable[str]) -> dict[str, Any]:
-    """The selected nodes and their internal wiring as plain JSON records."""
+def snapshot(net: Network, node_ids: Iterable[str], document: Document | None = None,
+             ) -> dict[str, Any]:
+    """The selected nodes and their internal wiring as plain JSON records, with the
+    definitions of the `document`'s own composites they use."""
     chosen = [n for n in net.nodes if n in set(node_ids)]
     nodes = [{"id": n.id, "block": n.block, "params": n.params, "pos": list(n.pos),
               "extra": n.extra} for n in (net.nodes[i] for i in chosen)]
     keep = set(chosen)
     edges = [[e.source, e.target] for e in net.edges if e.src in keep and e.dst in keep]
-    return json.loads(json.dumps({"format": CLIP_FORMAT, "version": 1,
-                                  "nodes": nodes, "edges": edges}))
+    payload = {"format": CLIP_FORMAT, "version": 1, "nodes": nodes, "edges": edges}
+    used = used_blocks(document, {n["block"] for n in nodes}) if document else []
+    if used:
+        defined = document_to_dict(document)["blocks"]
+        payload["blocks"] = {name: defined[name] for name in used}
+    return json.loads(json.dumps(payload))
+
+
+def used_blocks(document: Document, blocks: Iterable[str]) -> list[str]:
+    """The document's own composites among `blocks` and every one they use, inside out."""
+    found: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name not in document.blocks or name in found or name in path:
+            return
+        for node in document.blocks[name].nodes.values():
+            visit(node.block, (*path, name))
+        found.append(name)
+
+    for block in sorted(blocks):
+        visit(block, ())
+    return found
+
+
+def definitions_to_add(document: Document, payload: dict[str, Any],
+                       ) -> tuple[dict[str, Any], list[tuple[str, Network]]]:
+    """The definitions a paste must add to `document`, parsed, and the payload with its
+    nodes renamed where a definition was: one the document already has, identical, is
+    reused; one it defines differently is added under a free name (`ResidualBlock2`).
+    The definitions come inside out (a used one before its user), as `snapshot` wrote
+    them; NetCanvasError when the payload's `blocks` are not a valid record."""
+    blocks = payload.get("blocks")
+    if not isinstance(blocks, dict) or not blocks:
+        return payload, []
+    own = document_to_dict(document).get("blocks", {}) if document.blocks else {}
+    renames: dict[str, str] = {}
+    for name, record in blocks.items():
+        if name in own and own[name] != record:
+            renames[name] = _free_block_name(document, name, set(blocks))
+    wanted = {renames.get(n, n): r for n, r in blocks.items() if renames.get(n, n) not in own}
+    payload = _renamed(payload, renames)
+    wanted = {n: _renamed(r, renames) for n, r in wanted.items()}
+    if not wanted:
+        return payload, []
+    parsed = parse_document(json.dumps({"format": "netcanvas", "version": 2, "name": "clipboard",
+                                        "blocks": wanted, "networks": {}}))
+    taken = {}
+    for name in reversed(list(wanted)):  # users first: a definition in use cannot go
+        taken[name] = parsed.remove_block(name)
+    return payload, [(name, taken[name]) for name in wanted]
+
+
+def _free_block_name(document: Document, name: str, taken: set[str]) -> str:
+    n = 2
+    while (f"{name}{n}" in document.blocks or f"{name}{n}" in taken
+           or f"{name}{n}" in CATALOGUE):
+        n += 1
+    return f"{name}{n}"
+
+
+def _renamed(record: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """`record` (a payload or a definition) with its nodes' blocks renamed."""
+    if not renames:
+        return record
+    record = dict(record)
+    record["nodes"] = [dict(n, block=renames.get(n.get("block"), n.get("block")))
+                       if isinstance(n, dict) else n for n in record.get("nodes", [])]
+    return record
 
 
 def to_mime(payload: dict[str, Any]) -> QMimeData:
@@ -68,17 +140,20 @@ def clipboard_payload() -> dict[str, Any] | None:
 
 
 def prepare_paste(net: Network, payload: dict[str, Any], offset: tuple[float, float],
+                  known: Callable[[str], bool] = CATALOGUE.__contains__,
                   ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Records with fresh ids and shifted positions, and the edges renamed to match.
 
     An id is kept when it is free in `net` (pasting into another document keeps
-    names readable); otherwise the network's `unique_id` picks a new one.
+    names readable); otherwise the network's `unique_id` picks a new one. Nodes
+    of blocks that are not `known` (the target cannot resolve them) are skipped.
     """
     taken = set(net.nodes)
     renamed: dict[str, str] = {}
     nodes = []
     for rec in payload.get("nodes", []):
-        if not isinstance(rec, dict) or rec.get("block") not in CATALOGUE:
+        if not isinstance(rec, dict) or not isinstance(rec.get("block"), str) \
+                or not known(rec["block"]):
             continue
         new_id = rec.get("id") if isinstance(rec.get("id"), str) else None
         if not new_id or new_id in taken or not IDENTIFIER.fullmatch(new_id):

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from engine.document import Document, Edge, Network, Node
+from gui.editor.graphs import graph_of
 
 MERGE_WINDOW_S = 1.5  # parameter edits closer than this merge into one undo step
 
@@ -46,7 +47,8 @@ class Command(QUndoCommand):
 
 
 class NetworkCommand(Command):
-    """A command on one named network (looked up each time, never cached)."""
+    """A command on one network or definition, by its key (looked up each time, never
+    cached: an undone group may have replaced the definition's object)."""
 
     def __init__(self, document: Document, network: str, text: str) -> None:
         super().__init__(document, text)
@@ -54,7 +56,7 @@ class NetworkCommand(Command):
 
     @property
     def net(self) -> Network:
-        return self.document.network(self.network_name)
+        return graph_of(self.document, self.network_name)
 
 
 def restore_edges(net: Network, wanted: list[Edge]) -> None:
@@ -225,11 +227,11 @@ class SetParamCommand(_TimedMerge):
         return PARAM_ID
 
     def do(self) -> None:
-        self._remember(self.document.network(self.network_name).set_param(
+        self._remember(graph_of(self.document, self.network_name).set_param(
             self.node_id, self.name, self.value))
 
     def revert(self) -> None:
-        self.document.network(self.network_name).set_param(self.node_id, self.name, self.old)
+        graph_of(self.document, self.network_name).set_param(self.node_id, self.name, self.old)
 
 
 class SetTrainingCommand(_TimedMerge):

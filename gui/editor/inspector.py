@@ -11,19 +11,24 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
+    QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.blocks.base import fmt_shape
+from engine.composites import is_composite
 from engine.document import Node
 from gui import theme
+from gui.editor.exposing import mark_row
+from gui.editor.graphs import block_of, graph_of, has_graph
 from gui.editor.param_editors import ParamEditor
 from gui.editor.session import EditorSession
 from gui.editor.text import fmt_count
@@ -40,6 +45,10 @@ def _label(text: str = "", rich: bool = True) -> QLabel:
 class Inspector(QScrollArea):
     """Shows one node of one network of a session (or a hint when none is selected)."""
 
+    definitionRequested = Signal(str)  # a composite's name: open its definition
+    saveRequested = Signal(str)  # a composite's name: save it to the library
+    describeRequested = Signal(str)  # a composite's name: edit its description
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
@@ -49,7 +58,9 @@ class Inspector(QScrollArea):
         self.node_id: str | None = None
         self.editors: dict[str, ParamEditor] = {}
         self._connected: list = []
+        self._bridged: list = []  # connections to the session's per-graph bridges
         self._selected = 0
+        self._shown_graph: str | None = None  # the tab shown while nothing is selected
         self._show_summary()
 
     # ---- target --------------------------------------------------------------------
@@ -62,20 +73,34 @@ class Inspector(QScrollArea):
         self.network = self.node_id = None
         if session is not None:
             self._listen(session.checked, self._refresh_report)
-            for bridge in session.network_signals.values():
-                self._listen(bridge.paramChanged, self._on_param_changed)
-                self._listen(bridge.nodeRemoved, self._on_node_removed)
+            self._listen(session.graphsChanged, self._listen_to_graphs)
+        self._listen_to_graphs()
         self._show_summary()
 
-    def _listen(self, signal, slot) -> None:
+    def _listen(self, signal, slot, into: list | None = None) -> None:
         signal.connect(slot)
-        self._connected.append((signal, slot))
+        (self._connected if into is None else into).append((signal, slot))
+
+    def _listen_to_graphs(self) -> None:
+        """Every network and definition: one came or went (Group, Ungroup, an undo)."""
+        for signal, slot in self._bridged:
+            signal.disconnect(slot)
+        self._bridged = []
+        for bridge in (self.session.network_signals.values() if self.session else ()):
+            self._listen(bridge.paramChanged, self._on_param_changed, self._bridged)
+            self._listen(bridge.nodeRemoved, self._on_node_removed, self._bridged)
+        if self.node_id is not None and self.node is None:
+            self.show_node(None, None, 0)
+        elif self.node is not None:  # its composite may have new exposed params
+            self._build()
+        else:
+            self._show_summary()
 
     def show_node(self, network: str | None, node_id: str | None, count: int = 1) -> None:
         """Inspect `node_id` (None: nothing, or `count` nodes selected)."""
         if self.session is None or network is None or node_id is None:
             self.network = self.node_id = None
-            self._selected = count
+            self._selected, self._shown_graph = count, network
             self._show_summary()
             return
         if (network, node_id) == (self.network, self.node_id):
@@ -87,13 +112,20 @@ class Inspector(QScrollArea):
     def node(self) -> Node | None:
         if self.session is None or self.node_id is None:
             return None
-        return self.session.document.networks[self.network].nodes.get(self.node_id)
+        if not has_graph(self.session.document, self.network):
+            return None
+        return graph_of(self.session.document, self.network).nodes.get(self.node_id)
 
     # ---- building ------------------------------------------------------------------
 
     def _show_summary(self) -> None:
-        """With no single block selected: the document, its networks and their totals."""
+        """With no single block selected: the document, its networks and their totals
+        (in a definition's tab: the composite, its uses and the library button)."""
         self.editors = {}
+        block = block_of(self._shown_graph)
+        if self.session is not None and block in self.session.document.blocks:
+            self._show_definition(block)
+            return
         dim = theme.TEXT_DIM.name()
         parts = []
         if self.session is not None:
@@ -117,6 +149,35 @@ class Inspector(QScrollArea):
         summary.setMargin(8)
         self.setWidget(summary)
 
+    def _show_definition(self, block: str) -> None:
+        doc, dim = self.session.document, theme.TEXT_DIM.name()
+        definition = doc.blocks[block]
+        users = doc.block_users(block)
+        exposed = ", ".join(p.name for p in definition.exposed) or "none"
+        text = (f"<p style='font-size:12pt; font-weight:600'>{escape(block)} "
+                f"<span style='color:{dim}'>· composite block</span></p>"
+                f"<p style='color:{dim}'>{escape(definition.doc)}</p>"
+                f"<p>{len(definition.nodes)} blocks, {len(definition.edges)} wires<br>"
+                f"exposed parameters: {escape(exposed)}<br>"
+                f"used by: {escape(', '.join(users) or 'nothing yet')}</p>"
+                f"<p style='color:{dim}'><i>Edits here apply to every use; shapes are those "
+                "of its first use. Right-click a parameter's name in a block's inspector "
+                "to expose it on every use.</i></p>")
+        page = QWidget()
+        page.setObjectName("definitionSummary")
+        layout = QVBoxLayout(page)
+        layout.addWidget(_label(text))
+        buttons = self._composite_buttons(block)
+        buttons.itemAt(0).widget().hide()  # this is the definition already
+        describe = QPushButton("Edit Description…")
+        describe.setObjectName("describeBlock")
+        describe.setToolTip(f"What {block} does: its tooltip in the palette and inspector")
+        describe.clicked.connect(lambda: self.describeRequested.emit(block))
+        buttons.insertWidget(1, describe)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self.setWidget(page)
+
     def _build(self) -> None:
         node = self.node
         spec = node.spec
@@ -132,6 +193,8 @@ class Inspector(QScrollArea):
         doc = _label(escape(spec.doc))
         doc.setStyleSheet(f"color: {theme.TEXT_DIM.name()};")
         layout.addWidget(doc)
+        if is_composite(spec):
+            layout.addLayout(self._composite_buttons(node.block))
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.editors = {}
@@ -141,7 +204,11 @@ class Inspector(QScrollArea):
                                  lambda value, name=param.name: self._apply(name, value))
             self.editors[param.name] = editor
             label = QLabel(param.name)
+            label.setObjectName(f"label_{param.name}")
             label.setToolTip(editor.widget.toolTip())
+            if block_of(self.network) is not None:  # inside a definition: exposable
+                mark_row(self.session, block_of(self.network), node.id, param.name, label,
+                         editor.widget)
             form.addRow(label, editor.widget)
         if not spec.params:
             form.addRow(_label(f"<i style='color:{theme.TEXT_DIM.name()}'>no parameters</i>"))
@@ -157,6 +224,23 @@ class Inspector(QScrollArea):
         layout.addStretch(1)
         self.setWidget(page)
         self._refresh_report()
+
+    def _composite_buttons(self, block: str) -> QHBoxLayout:
+        """A composite's card leads to its definition and to the library."""
+        row = QHBoxLayout()
+        opener = QPushButton("Open Definition")
+        opener.setObjectName("openDefinition")
+        opener.setToolTip(f"Edit {block} in its own tab: the edits apply to every use")
+        opener.clicked.connect(lambda: self.definitionRequested.emit(block))
+        saver = QPushButton("Save to Library…")
+        saver.setObjectName("saveToLibrary")
+        saver.setToolTip(f"Keep {block} in your block library: it appears under "
+                         "“My blocks” in every document")
+        saver.clicked.connect(lambda: self.saveRequested.emit(block))
+        row.addWidget(opener)
+        row.addWidget(saver)
+        row.addStretch(1)
+        return row
 
     # ---- edits and updates -----------------------------------------------------------
 
@@ -178,7 +262,7 @@ class Inspector(QScrollArea):
             if self.node_id is None:
                 self._show_summary()
             return
-        report = self.session.reports.get(self.network)
+        report = self.session.report_for(self.network)
         nr = report.nodes.get(self.node_id) if report else None
         if nr is None:
             return
@@ -206,6 +290,9 @@ class Inspector(QScrollArea):
         """On the Output training reads: what the loss expects there (task, loss, dataset)."""
         from engine.task_check import expectation, first_output
 
+        if block_of(self.network) is not None:  # inside a definition: no loss reads it
+            self.expects.setVisible(False)
+            return
         net = self.session.document.networks[self.network]
         text = expectation(self.session.document, self.network) \
             if first_output(net) == self.node_id else None

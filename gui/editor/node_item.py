@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.blocks.base import EXTRA_MERGE_PORTS, fmt_shape
+from engine.composites import is_composite
 from engine.document import Node
 from engine.shapes import NodeReport
 from gui import theme
@@ -36,6 +37,7 @@ MAX_KEY_PARAMS = 3
 MAX_MESSAGE_LINES = 4
 MESSAGE_ROW = 14.0
 MAX_FIXES = 2  # quick fixes shown on the card (the Problems panel lists them all)
+STACK_STEP = 4.0  # px between a composite's card and the copies drawn behind it
 
 
 class PortItem(QGraphicsItem):
@@ -111,6 +113,7 @@ class NodeItem(QGraphicsItem):
         self.wired_inputs, self.used_outputs = set(wired_inputs), set(used_outputs)
         self.spec = node.spec
         self.category = self.spec.category
+        self.composite = is_composite(self.spec)
         self.report: NodeReport | None = None
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
@@ -131,6 +134,12 @@ class NodeItem(QGraphicsItem):
         self.report = report
         self.refresh()
         return True
+
+    def set_spec(self, spec: Any) -> None:
+        """The block's declaration changed (a composite whose definition was edited)."""
+        self.spec, self.category = spec, spec.category
+        self.composite = is_composite(spec)
+        self.refresh()
 
     def set_wiring(self, wired_inputs: set[str], used_outputs: set[str]) -> bool:
         """Which input and output ports carry a wire; True when the card was redrawn."""
@@ -153,7 +162,7 @@ class NodeItem(QGraphicsItem):
     def _compose(self) -> dict[str, Any]:
         node, report = self.node, self.report
         resolved = node.resolved_params()
-        keys = [k for k in self.spec.key_params if k in resolved]
+        keys = [k for k in self._key_params() if k in resolved]
         shown = [k for i, k in enumerate(keys)
                  if i < 2 or resolved[k] != self.spec.param(k).default][:MAX_KEY_PARAMS]
         params = [(k, fmt_value(resolved[k])) for k in shown]
@@ -168,11 +177,20 @@ class NodeItem(QGraphicsItem):
         fm = fonts()["small_fm"]
         fixes = [fm.elidedText(f"→ Fix: {fix.description}", Qt.TextElideMode.ElideRight,
                                CARD_WIDTH - 20) for fix in (report.fixes if report else [])]
-        return {"params": params, "shapes": shapes,
+        repeat = resolved.get("repeat", 1) if self.composite else 1
+        repeat = repeat if isinstance(repeat, int) else 1  # a bad file: the check says why
+        return {"params": params, "shapes": shapes, "repeat": repeat,
+                "block": self.spec.name + (f" ×{repeat}" if repeat > 1 else ""),
                 "count": (f"{fmt_count(report.parameters)} params"
                           if report and report.parameters else ""),
                 "errors": self._wrap(errors), "warnings": self._wrap(warnings, 2),
                 "fixes": fixes[:MAX_FIXES]}
+
+    def _key_params(self) -> list[str]:
+        """A composite without declared key parameters shows its exposed ones."""
+        if self.spec.key_params or not self.composite:
+            return list(self.spec.key_params)
+        return [p.name for p in self.spec.params if p.name != "repeat"]
 
     def _wrap(self, messages: list[str], limit: int = MAX_MESSAGE_LINES) -> list[str]:
         """Messages wrapped to the card's width as drawn; the tooltip has the full text."""
@@ -263,8 +281,16 @@ class NodeItem(QGraphicsItem):
         """The card itself in scene coordinates (without the selection outline)."""
         return self.mapRectToScene(QRectF(0, 0, CARD_WIDTH, self.height))
 
+    def _stacked(self) -> int:
+        """How many copies are drawn behind the card: one for a composite, two when
+        it is repeated, so a group reads as a stack of blocks."""
+        if not self.composite:
+            return 0
+        return 2 if self._lines.get("repeat", 1) > 1 else 1
+
     def boundingRect(self) -> QRectF:
-        return QRectF(-4, -4, CARD_WIDTH + 8, self.height + 8)
+        grow = self._stacked() * STACK_STEP
+        return QRectF(-4, -4, CARD_WIDTH + 8 + grow, self.height + 8 + grow)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -280,6 +306,11 @@ class NodeItem(QGraphicsItem):
         rect = QRectF(0, 0, CARD_WIDTH, self.height)
         header_colour = theme.category_color(self.category)
         has_error = bool(self._lines["errors"])
+        for i in range(self._stacked(), 0, -1):
+            behind = rect.translated(i * STACK_STEP, i * STACK_STEP)
+            painter.setPen(QPen(header_colour.darker(130), 1.0))
+            painter.setBrush(theme.CARD_BODY)
+            painter.drawRoundedRect(behind, 7, 7)
         card = QPainterPath()
         card.addRoundedRect(rect, 7, 7)
         painter.fillPath(card, theme.ERROR_BODY if has_error else theme.CARD_BODY)
@@ -298,10 +329,14 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(rect, 7, 7)
 
     def _paint_text(self, painter: QPainter) -> None:
-        """Header: the node id in bold, the block name after it, each elided if long."""
+        """Header: the node id in bold, the block name after it, each elided if long;
+        a repeated composite's ×N last, never elided."""
         f = fonts()
         inset, gap = 10.0, 8.0
-        room = CARD_WIDTH - 2 * inset - gap
+        repeat = self._lines["repeat"]
+        badge = f"×{repeat}" if repeat > 1 else ""
+        badge_w = f["title_fm"].horizontalAdvance(badge) + 4 if badge else 0.0
+        room = CARD_WIDTH - 2 * inset - gap - badge_w
         id_w = f["title_fm"].horizontalAdvance(self.node_id)
         block_w = f["block_fm"].horizontalAdvance(self.spec.name)
         if id_w + block_w > room:  # the id comes first; the block name gets what is left
@@ -311,11 +346,16 @@ class NodeItem(QGraphicsItem):
         painter.setFont(f["title"])
         title = f["title_fm"].elidedText(self.node_id, Qt.TextElideMode.ElideRight, id_w + 1)
         painter.drawText(QRectF(inset, 0, id_w + 1, HEADER), Qt.AlignmentFlag.AlignVCenter, title)
+        right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+        if badge:
+            painter.drawText(QRectF(CARD_WIDTH - inset - badge_w, 0, badge_w, HEADER), right,
+                             badge)
         painter.setPen(QColor(255, 255, 255, 175))
         painter.setFont(f["block"])
-        block = f["block_fm"].elidedText(self.spec.name, Qt.TextElideMode.ElideRight, block_w + 1)
-        painter.drawText(QRectF(CARD_WIDTH - inset - block_w - 1, 0, block_w + 1, HEADER),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, block)
+        block = f["block_fm"].elidedText(self.spec.name, Qt.TextElideMode.ElideRight,
+                                         block_w + 1)
+        painter.drawText(QRectF(CARD_WIDTH - inset - badge_w - block_w - 1, 0, block_w + 1,
+                                HEADER), right, block)
         self._paint_ports_and_params(painter)
         self._paint_footer(painter)
 
@@ -393,8 +433,12 @@ class NodeItem(QGraphicsItem):
     # ---- tooltips --------------------------------------------------------------
 
     def _tooltip(self) -> str:
-        lines = [f"<b>{self.node_id}</b> — {self.spec.name} ({self.category})",
+        lines = [f"<b>{self.node_id}</b> — {self._lines['block']} ({self.category})",
                  self.spec.doc]
+        if self.composite:
+            if self.report is not None and self.report.parameters:
+                lines.append(f"{self.report.parameters:,} parameters in all")
+            lines.append("<i>Double-click to open its definition</i>")
         if self.report is not None:
             lines += [f"<span style='color:{theme.ERROR.name()}'>✖ {e}</span>"
                       for e in self.report.errors]
@@ -433,6 +477,13 @@ class NodeItem(QGraphicsItem):
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self.scene().begin_move(self, event.scenePos())
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.scene().open_definition(
+                self.node_id):
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         self.scene().drag_move(event.scenePos())

@@ -1,12 +1,15 @@
 """The block palette (grouped, searchable, draggable) and the quick-add popup.
 
 Both list the engine's catalogue as it is declared: names, categories and
-docs come from the `BlockSpec`s, so a new block appears here by itself.
+docs come from the `BlockSpec`s, so a new block appears here by itself. The
+palette also lists composites under "My blocks" (`gui/editor/my_blocks.py`),
+refreshed when the document's definitions or the library change.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from PySide6.QtCore import QMimeData, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QIcon, QKeyEvent, QPainter, QPixmap
@@ -24,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from engine.blocks import CATALOGUE, BlockSpec, by_category
 from gui import theme
+from gui.editor.my_blocks import CATEGORY as MY_BLOCKS
+from gui.editor.my_blocks import Entry
 
 BLOCK_MIME = "application/x-netcanvas-block"
 BLOCK_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -104,23 +109,47 @@ class PaletteWidget(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.tree)
         self.items: dict[str, QTreeWidgetItem] = {}
+        self.entries: dict[str, Any] = {}  # name -> BlockSpec or my_blocks.Entry
+        self.my_blocks = self._group(MY_BLOCKS)
         for category, specs in by_category().items():
-            group = QTreeWidgetItem([category])
-            group.setIcon(0, category_icon(category))
-            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            self.tree.addTopLevelItem(group)
+            group = self._group(category)
             for spec in specs:
-                item = QTreeWidgetItem([spec.name])
-                item.setData(0, BLOCK_ROLE, spec.name)
-                item.setToolTip(0, block_tooltip(spec))
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                              | Qt.ItemFlag.ItemIsDragEnabled)
-                group.addChild(item)
-                self.items[spec.name] = item
+                self._add_item(group, spec, block_tooltip(spec))
+        self.my_blocks.setHidden(True)
         self.tree.expandAll()
         self.search.textChanged.connect(self.filter)
         self.tree.itemDoubleClicked.connect(self._activate)
         self.search.returnPressed.connect(self._activate_first)
+
+    def _group(self, category: str) -> QTreeWidgetItem:
+        group = QTreeWidgetItem([category])
+        group.setIcon(0, category_icon(category))
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        self.tree.addTopLevelItem(group)
+        return group
+
+    def _add_item(self, group: QTreeWidgetItem, spec: Any, tooltip: str) -> None:
+        item = QTreeWidgetItem([spec.name])
+        item.setData(0, BLOCK_ROLE, spec.name)
+        item.setToolTip(0, tooltip)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                      | Qt.ItemFlag.ItemIsDragEnabled)
+        group.addChild(item)
+        self.items[spec.name] = item
+        self.entries[spec.name] = spec
+
+    def set_composites(self, entries: dict[str, Entry]) -> None:
+        """List `entries` under "My blocks" (the document's, built-in and library ones)."""
+        for i in reversed(range(self.my_blocks.childCount())):
+            name = self.my_blocks.child(i).data(0, BLOCK_ROLE)
+            if name not in CATALOGUE:
+                self.items.pop(name, None)
+                self.entries.pop(name, None)
+            self.my_blocks.removeChild(self.my_blocks.child(i))
+        for name, found in entries.items():
+            if name not in CATALOGUE:
+                self._add_item(self.my_blocks, found, found.tooltip)
+        self.filter(self.search.text())
 
     def filter(self, text: str) -> None:
         for i in range(self.tree.topLevelItemCount()):
@@ -128,7 +157,7 @@ class PaletteWidget(QWidget):
             shown = 0
             for j in range(group.childCount()):
                 child = group.child(j)
-                ok = matches(CATALOGUE[child.data(0, BLOCK_ROLE)], text)
+                ok = matches(self.entries[child.data(0, BLOCK_ROLE)], text)
                 child.setHidden(not ok)
                 shown += ok
             group.setHidden(shown == 0)
@@ -154,8 +183,10 @@ class QuickAddPopup(QFrame):
 
     chosen = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 composites: dict[str, Entry] | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
+        self.composites = {n: e for n, e in (composites or {}).items() if n not in CATALOGUE}
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.search = QLineEdit()
@@ -175,12 +206,12 @@ class QuickAddPopup(QFrame):
 
     def filter(self, text: str) -> None:
         self.list.clear()
-        found = [s for s in CATALOGUE.values() if matches(s, text)]
+        blocks = [*CATALOGUE.values(), *self.composites.values()]
+        found = [s for s in blocks if matches(s, text)]
         for spec in sorted(found, key=lambda s: rank(s, text)):
-            if matches(spec, text):
-                item = QListWidgetItem(category_icon(spec.category), spec.name)
-                item.setToolTip(block_tooltip(spec))
-                self.list.addItem(item)
+            item = QListWidgetItem(category_icon(spec.category), spec.name)
+            item.setToolTip(spec.tooltip if isinstance(spec, Entry) else block_tooltip(spec))
+            self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
 

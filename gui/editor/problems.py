@@ -1,5 +1,8 @@
 """The problems list: every error and warning of every network; a click selects the node.
 
+An error inside a composite is listed on the node that uses it, and a click on it
+opens the composite's definition and selects the inner node it names.
+
 An error that checking can repair is followed by its quick fixes, one button each
 ("Fix: Set linear_2.out_features to 10"): a click applies the fix as one undo step.
 """
@@ -12,13 +15,14 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPushButton, QWidget
 from engine.fixes import Fix
 from gui import theme
 from gui.editor.fix_command import apply_quick_fix
+from gui.editor.graphs import block_key
 from gui.editor.session import EditorSession
 
 TARGET_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 class ProblemsPanel(QListWidget):
-    nodeRequested = Signal(str, str)  # network, node id
+    nodeRequested = Signal(str, str)  # graph key (gui/editor/graphs.py), node id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,8 +55,9 @@ class ProblemsPanel(QListWidget):
                 for kind, colour, mark in (("errors", theme.ERROR, "✖"),
                                            ("warnings", theme.WARNING, "▲")):
                     for text in getattr(nr, kind):
+                        target = _inner_target(text, nr) or (net_name, node_id)
                         self._add(colour, f"{mark} {prefix}{node_id} ({nr.block}): {text}",
-                                  (net_name, node_id))
+                                  target)
                 for fix in nr.fixes:
                     self._add_fix(fix)
         if self.count() == 0:
@@ -103,3 +108,11 @@ class ProblemsPanel(QListWidget):
         warnings = sum(len(n.warnings) for r in self.session.reports.values()
                        for n in r.nodes.values())
         return errors, warnings
+
+
+def _inner_target(text: str, report) -> tuple[str, str] | None:
+    """(definition key, inner node) when `text` reports an error inside a composite."""
+    for inner in getattr(report, "inner_errors", ()):
+        if inner.message in text and inner.node_id in text:
+            return block_key(inner.block), inner.node_id
+    return None

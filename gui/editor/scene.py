@@ -13,10 +13,12 @@ from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from engine.blocks.base import fmt_shape
+from engine.composites import is_composite
 from engine.document import Edge, Network, Node
 from engine.fixes import Fix
 from gui.editor.edge_item import EdgeItem
 from gui.editor.geometry import CARD_WIDTH, HEADER, SCALE, snap, to_doc, to_scene
+from gui.editor.graphs import graph_of
 from gui.editor.node_item import NodeItem
 from gui.editor.room import Card, pushes
 from gui.editor.session import EditorSession
@@ -26,9 +28,11 @@ SCENE_MARGIN = 2000.0
 
 
 class EditorScene(QGraphicsScene):
-    """Cards and wires of `session.document.networks[network_name]`."""
+    """Cards and wires of one network, or of one composite's definition: `network_name`
+    is the key of `gui/editor/graphs.py` ("main", "block:ResidualBlock")."""
 
     reportApplied = Signal()
+    definitionRequested = Signal(str)  # a composite's name: open its definition
 
     def __init__(self, session: EditorSession, network_name: str) -> None:
         super().__init__()
@@ -41,7 +45,7 @@ class EditorScene(QGraphicsScene):
         self._drag: tuple[int, QPointF, str, dict[str, tuple[float, float]]] | None = None
         self._building = True
         self.pushes: dict[str, float] = {}  # node id -> how far down it is drawn (room.py)
-        bridge = session.network_signals[network_name]
+        self.bridge = bridge = session.network_signals[network_name]
         bridge.nodeAdded.connect(self._on_node_added)
         bridge.nodeRemoved.connect(self._on_node_removed)
         bridge.edgeAdded.connect(self._on_edge_added)
@@ -59,7 +63,7 @@ class EditorScene(QGraphicsScene):
 
     @property
     def net(self) -> Network:
-        return self.session.document.network(self.network_name)
+        return graph_of(self.session.document, self.network_name)
 
     # ---- model events ------------------------------------------------------------
 
@@ -149,10 +153,12 @@ class EditorScene(QGraphicsScene):
 
     def apply_report(self) -> None:
         """Show the latest check: node states and shapes, and a label on every edge."""
-        report = self.session.reports.get(self.network_name)
+        report = self.session.report_for(self.network_name)
         if report is None:
             return
         for node_id, item in self.nodes.items():
+            if item.node.spec is not item.spec:  # its composite's definition was edited
+                item.set_spec(item.node.spec)
             if item.set_report(report.nodes.get(node_id)):
                 self.node_geometry_changed(item)
         for edge, item in self.edges.items():
@@ -223,6 +229,14 @@ class EditorScene(QGraphicsScene):
             self._drag = None
             self.update_scene_rect()
 
+    def open_definition(self, node_id: str) -> bool:
+        """Double-click on a composite's card: ask for its definition's tab."""
+        node = self.net.nodes.get(node_id)
+        if node is None or not is_composite(node.spec):
+            return False
+        self.definitionRequested.emit(node.block)
+        return True
+
     def height_of(self, node_id: str) -> float:
         """A card's height in document units (for auto-layout)."""
         return self.nodes[node_id].height / SCALE
@@ -230,13 +244,12 @@ class EditorScene(QGraphicsScene):
     def close(self) -> None:
         """Disconnect from the session before the scene is thrown away."""
         self.wiring.cancel()
-        bridge = self.session.network_signals.get(self.network_name)
-        if bridge is not None:
-            for signal, slot in ((bridge.nodeAdded, self._on_node_added),
-                                 (bridge.nodeRemoved, self._on_node_removed),
-                                 (bridge.edgeAdded, self._on_edge_added),
-                                 (bridge.edgeRemoved, self._on_edge_removed),
-                                 (bridge.paramChanged, self._on_param_changed),
-                                 (bridge.nodeMoved, self._on_node_moved)):
-                signal.disconnect(slot)
+        bridge = self.bridge  # its own: the session may hold a new one for this key by now
+        for signal, slot in ((bridge.nodeAdded, self._on_node_added),
+                             (bridge.nodeRemoved, self._on_node_removed),
+                             (bridge.edgeAdded, self._on_edge_added),
+                             (bridge.edgeRemoved, self._on_edge_removed),
+                             (bridge.paramChanged, self._on_param_changed),
+                             (bridge.nodeMoved, self._on_node_moved)):
+            signal.disconnect(slot)
         self.session.checked.disconnect(self.apply_report)

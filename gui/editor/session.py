@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
+from engine.blocks import CATALOGUE
 from engine.document import Document, Edge
 from engine.errors import NetCanvasError
 from engine.shapes import NetworkChecker, NetworkReport
@@ -32,6 +33,14 @@ from gui.editor.commands import (
     SetParamCommand,
     SetTrainingCommand,
 )
+from gui.editor.composite_commands import (
+    AddCompositeCommand,
+    BlockInfoCommand,
+    ImportBlockCommand,
+    PasteWithBlocksCommand,
+    RegroupCommand,
+)
+from gui.editor.graphs import block_key, block_of, graph_of
 from gui.editor.signals import DocumentSignals, NetworkSignals
 
 CHECK_DELAY_MS = 20
@@ -53,6 +62,7 @@ class EditorSession(QObject):
     checked = Signal()  # reports are current
     refused = Signal(str)  # an edit the document refused, in words
     lockedChanged = Signal(bool)
+    graphsChanged = Signal()  # a definition came or went: `network_signals` changed
 
     def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -61,7 +71,11 @@ class EditorSession(QObject):
         self.signals = DocumentSignals(document, self)
         self.network_signals: dict[str, NetworkSignals] = {}
         self.checkers: dict[str, NetworkChecker] = {}
-        self.reports: dict[str, NetworkReport] = {}
+        self.reports: dict[str, NetworkReport] = {}  # networks only: totals and training
+        # Definitions shown in tabs, by key ("block:Name"), checked with the shapes and
+        # values of their first use; kept apart from `reports` so nothing counts twice.
+        self.watched: set[str] = set()
+        self.block_reports: dict[str, NetworkReport] = {}
         self.task_problems: list[str] = []  # about the document as a whole (its dataset)
         self.locked = False
         self._gestures = itertools.count(1)
@@ -72,7 +86,9 @@ class EditorSession(QObject):
         self.signals.changed.connect(self.schedule_check)
         self.signals.trainingChanged.connect(self._on_training_changed)
         self.signals.networksChanged.connect(self._sync_networks)
+        self.signals.blocksChanged.connect(self._sync_blocks)
         self._sync_networks()
+        self._sync_blocks()
         self.check_now()
 
     # ---- lifecycle -------------------------------------------------------------
@@ -94,6 +110,29 @@ class EditorSession(QObject):
                 self.checkers[name] = NetworkChecker(net, _dataset_lookup(self.document))
         self.schedule_check()
 
+    def _sync_blocks(self) -> None:
+        """A bridge per definition the document holds. An undone Group takes one out and
+        a redo puts an object back: a bridge whose object went is closed, so views
+        rebuild on `graphsChanged` instead of showing a graph nobody edits."""
+        live = {block_key(n): d for n, d in self.document.blocks.items()}
+        for key in [k for k in self.network_signals if block_of(k) is not None]:
+            if live.get(key) is not self.network_signals[key].network:
+                self.network_signals.pop(key).close()
+                self.block_reports.pop(key, None)
+        for key, definition in live.items():
+            if key not in self.network_signals:
+                self.network_signals[key] = NetworkSignals(definition, self)
+        self.schedule_check()  # the checkers see the definitions' revision themselves
+        self.graphsChanged.emit()
+
+    def watch(self, key: str, on: bool = True) -> None:
+        """Check a definition on every pass while its tab is open (`on`), or stop."""
+        if on:
+            self.watched.add(key)
+        else:
+            self.watched.discard(key)
+            self.block_reports.pop(key, None)
+
     # ---- checking --------------------------------------------------------------
 
     def schedule_check(self) -> None:
@@ -104,8 +143,28 @@ class EditorSession(QObject):
         self._timer.stop()
         for name, checker in self.checkers.items():
             self.reports[name] = checker.report()
+        self._check_definitions()
         self._check_task()
         self.checked.emit()
+
+    def _check_definitions(self) -> None:
+        """Each watched definition, checked afresh with the shapes and exposed values of
+        its first use (either may have changed with any edit outside it)."""
+        from engine.composites import definition_checker
+
+        for key in sorted(self.watched):
+            if block_of(key) not in self.document.blocks:
+                self.block_reports.pop(key, None)
+                continue
+            checker = definition_checker(self.document, block_of(key))
+            try:
+                self.block_reports[key] = checker.report()
+            finally:
+                checker.close()
+
+    def report_for(self, key: str) -> NetworkReport | None:
+        """The latest report of a network or of a definition (by its key)."""
+        return (self.block_reports if block_of(key) else self.reports).get(key)
 
     def _check_task(self) -> None:
         """Outputs against the task, loss and dataset, with their quick fixes (as `check`)."""
@@ -154,7 +213,10 @@ class EditorSession(QObject):
 
     def add_node(self, network: str, block: str, pos: tuple[float, float],
                  params: dict[str, Any] | None = None) -> str | None:
-        command = AddNodeCommand(self.document, network, block, pos, params)
+        """Add a block; a composite the document does not define yet (built-in or from
+        the library) brings its definition in the same undo step."""
+        kind = AddNodeCommand if block in CATALOGUE else AddCompositeCommand
+        command = kind(self.document, network, block, pos, params)
         return command.node_id if self.try_push(command) else None
 
     def remove(self, network: str, node_ids: Sequence[str], edges: Sequence[Edge] = (),
@@ -169,7 +231,7 @@ class EditorSession(QObject):
 
     def move(self, network: str, positions: dict[str, tuple[float, float]],
              gesture: int | None = None, text: str = "Move") -> bool:
-        net = self.document.network(network)
+        net = graph_of(self.document, network)
         if all(net.node(n).pos == tuple(p) for n, p in positions.items()):
             return False
         return self.try_push(MoveCommand(self.document, network, positions, gesture, text))
@@ -182,7 +244,7 @@ class EditorSession(QObject):
         return bool(edges) and self.try_push(DisconnectCommand(self.document, network, edges))
 
     def set_param(self, network: str, node_id: str, name: str, value: Any) -> bool:
-        node = self.document.network(network).node(node_id)
+        node = graph_of(self.document, network).node(node_id)
         if name in node.params and node.params[name] == value:
             return False
         return self.try_push(SetParamCommand(self.document, network, node_id, name, value))
@@ -195,9 +257,90 @@ class EditorSession(QObject):
     def paste(self, network: str, payload: dict[str, Any], offset: tuple[float, float],
               text: str = "Paste") -> list[str]:
         """Add a clipboard payload shifted by `offset`; returns the new node ids."""
-        net = self.document.network(network)
-        nodes, edges = clipboard.prepare_paste(net, payload, offset)
+        net = graph_of(self.document, network)
+        try:
+            payload, definitions = clipboard.definitions_to_add(self.document, payload)
+        except NetCanvasError as exc:  # a clipboard written by something else
+            self.refused.emit(f"cannot paste these blocks: {exc}")
+            return []
+        known = {name for name, _ in definitions}
+        nodes, edges = clipboard.prepare_paste(
+            net, payload, offset, lambda block: block in known or self.knows(block))
         if not nodes:
             return []
-        command = PasteCommand(self.document, network, nodes, edges, text)
+        command = (PasteWithBlocksCommand(self.document, network, nodes, edges, definitions, text)
+                   if definitions else PasteCommand(self.document, network, nodes, edges, text))
         return command.node_ids if self.try_push(command) else []
+
+    def knows(self, block: str) -> bool:
+        """Whether a node of `block` can be added as it is (catalogue, own or built-in)."""
+        try:
+            self.document.resolve_block(block)
+        except (NetCanvasError, KeyError):
+            return False
+        return True
+
+    # ---- composites ---------------------------------------------------------------
+
+    def group(self, network: str, node_ids: Sequence[str], name: str) -> bool:
+        """Group the nodes into a new composite `name`, wired in their place."""
+        from engine.composites import group
+
+        ids = list(node_ids)
+        return self.try_push(RegroupCommand(
+            self.document, f"Group into {name}",
+            lambda: group(self.document, network, ids, name)))
+
+    def ungroup(self, network: str, node_id: str) -> bool:
+        """Put a composite node's inner blocks back in its place."""
+        from engine.composites import ungroup
+
+        return self.try_push(RegroupCommand(
+            self.document, f"Ungroup {node_id}", lambda: ungroup(self.document, network, node_id)))
+
+    def make_editable(self, block: str) -> bool:
+        """A built-in composite used without a copy here gets one (an undo step), so its
+        definition can be opened and edited in this document."""
+        if block in self.document.blocks:
+            return True
+        return self.try_push(ImportBlockCommand(self.document, block))
+
+    def describe_block(self, block: str, text: str) -> bool:
+        """Set the description a composite's tooltip and inspector show."""
+        if self.document.blocks[block].doc == text:
+            return False
+        return self.try_push(BlockInfoCommand(self.document, block, f"Describe {block}",
+                                              doc=text))
+
+    def exposed_as(self, block: str, node_id: str, name: str) -> str | None:
+        """The exposed parameter of `block` that sets `node_id.name`, if any."""
+        target = f"{node_id}.{name}"
+        return next((e.name for e in self.document.blocks[block].exposed
+                     if target in e.targets), None)
+
+    def expose(self, block: str, node_id: str, name: str) -> str | None:
+        """Show an inner parameter on every use of `block` (its value now the default);
+        returns the exposed name (the parameter's, or `node_param` when taken)."""
+        from engine.composites import ExposedParam
+
+        definition = self.document.blocks[block]
+        node = definition.node(node_id)
+        param = node.spec.param(name)
+        taken = {e.name for e in definition.exposed}
+        label = name if name not in taken else f"{node_id}_{name}"
+        item = ExposedParam(label, param.kind, node.resolved_params()[name], param.doc,
+                            [f"{node_id}.{name}"], param.min, param.max, param.choices)
+        exposed = [*definition.exposed, item]
+        ok = self.try_push(BlockInfoCommand(self.document, block, f"Expose {node_id}.{name}",
+                                            exposed=exposed))
+        return label if ok else None
+
+    def unexpose(self, block: str, node_id: str, name: str) -> bool:
+        """Stop setting `node_id.name` from the uses of `block` (its own value counts again)."""
+        target = f"{node_id}.{name}"
+        exposed = copy.deepcopy(self.document.blocks[block].exposed)
+        for item in exposed:
+            item.targets = [t for t in item.targets if t != target]
+        kept = [e for e in exposed if e.targets]
+        return self.try_push(BlockInfoCommand(self.document, block, f"Stop exposing {target}",
+                                              exposed=kept))

@@ -58,6 +58,7 @@ class DocumentSignals(_Bridge):
     changed = Signal()
     trainingChanged = Signal(str)
     networksChanged = Signal()
+    blocksChanged = Signal()  # a composite definition was added or removed
 
     def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -65,3 +66,4 @@ class DocumentSignals(_Bridge):
         self._wire(document.changed, self.changed)
         self._wire(document.training_changed, self.trainingChanged)
         self._wire(document.networks_changed, self.networksChanged)
+        self._wire(document.blocks_changed, self.blocksChanged)

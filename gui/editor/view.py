@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 from gui import theme
 from gui.editor.geometry import GRID_PIXELS
 from gui.editor.minimap import Minimap
+from gui.editor.my_blocks import composite_entries
 from gui.editor.palette import BLOCK_MIME, QuickAddPopup
 from gui.editor.scene import EditorScene
 
@@ -217,7 +218,8 @@ class EditorView(QGraphicsView):
         if not self.viewport().rect().contains(view_pos):
             view_pos = self.viewport().rect().center()
         scene_pos = self.mapToScene(view_pos)
-        self.popup = QuickAddPopup(self)
+        composites = composite_entries(self.editor_scene.session.document)
+        self.popup = QuickAddPopup(self, composites)
         self.popup.chosen.connect(lambda block: self.editor_scene.add_block_at(block, scene_pos))
         self.popup.show_at(self.viewport().mapToGlobal(view_pos))
         return self.popup
