@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.data.row_file import RowFile
 from engine.errors import DatasetError
 
 BLOCK_BYTES = 1 << 22  # bytes of CSV text pyarrow parses at a time
@@ -96,17 +96,17 @@ def number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def read_table(path: Path, spec: dict[str, Any], cache: Path | None = None) -> Table:
+def read_table(path: Path, spec: dict[str, Any], stream: bool = False) -> Table:
     """The whole table; errors name the file, the line and the column.
 
-    With `cache`, the features go block by block into that `.npy` file (memory-mapped,
-    float64) instead of memory, so reading holds one block at a time: the streamed
-    path (engine/data/streaming.py). A table only the row reader can read stays in memory.
+    With `stream`, the features go block by block into a `RowFile` (float64 rows on
+    disk, engine/data/row_file.py) instead of memory, so reading holds one block at a
+    time: the streamed path. A table only the row reader can read stays in memory.
     """
     header, reader, handle, dialect = open_csv(path)
     with handle:
         column = target_column(path, header, spec)
-    fast = _read_fast(path, header, column, dialect, cache)
+    fast = _read_fast(path, header, column, dialect, stream)
     if fast is not None:
         return fast
     x, targets = read_rows(path, header, column)
@@ -119,44 +119,58 @@ def read_table(path: Path, spec: dict[str, Any], cache: Path | None = None) -> T
 
 
 def _read_fast(path: Path, header: list[str], column: int, dialect: Any,
-               cache: Path | None = None) -> Table | None:
+               stream: bool = False) -> Table | None:
     """pyarrow's parser, block by block into one array; None sends the file to the slow reader.
 
     Features are parsed as float64 straight into a preallocated array (sized by the line
     count), the target as trimmed text; so memory stays near the size of the result.
-    With `cache` the blocks are appended to that `.npy` file instead, and memory stays
+    With `stream` the blocks are appended to a new `RowFile` instead, and memory stays
     near one block (plus the targets).
+    """
+    import pyarrow as pa
+
+    features = len(header) - 1
+    lines = count_lines(path)
+    sink = RowFile.create(features) if stream else None
+    x = np.empty((lines, features), np.float64) if sink is None else sink
+    try:
+        parsed = _parse_blocks(path, header, column, dialect, x, lines)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
+        parsed = None  # a wrong field count, text in a feature, bad UTF-8: the slow reader says where
+    table = None
+    if parsed is not None and parsed[0]:
+        filled, blocks, targets = parsed
+        table = _with_target(header, column, x if sink is not None else x[:filled], targets)
+    if table is None and sink is not None:
+        sink.remove()  # the slow reader reads it into memory; the unfinished file goes now
+    if table is not None:
+        table.blocks = blocks
+    return table
+
+
+def _parse_blocks(path: Path, header: list[str], column: int, dialect: Any,
+                  x: np.ndarray | RowFile, lines: int) -> tuple[int, int, Any] | None:
+    """Each block's features into `x` (filled in place, or appended to); then the rows
+    filled, the blocks parsed and the targets as text. None where the slow reader must decide.
     """
     import pyarrow as pa
     from pyarrow import compute
 
     features = [i for i in range(len(header)) if i != column]
-    shape = (count_lines(path), len(features))
-    sink = None if cache is None else _CacheFile(cache, shape)
-    x = np.empty(shape, np.float64) if sink is None else None
     targets, filled, blocks = [], 0, 0
-    try:
-        for batch in _blocks(path, header, column, dialect):
-            count = batch.num_rows
-            if filled + count > shape[0] or any(c.null_count for c in batch.columns):
-                return None  # an empty cell, a blank row of commas: the slow reader decides
-            rows = np.empty((count, len(features))) if x is None else x[filled:filled + count]
-            if not _fill(rows, batch, features):
-                return None  # NaN or infinity: the slow reader names the line
-            if sink is not None:
-                sink.write(rows)
-            targets += compute.utf8_trim_whitespace(batch.column(column)).chunks
-            filled, blocks = filled + count, blocks + 1
-        x = x[:filled] if sink is None else sink.finish(filled)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
-        return None  # a wrong field count, text in a feature, bad UTF-8: the slow reader says where
-    finally:
-        if sink is not None:
-            sink.discard()
-    table = _with_target(header, column, x, pa.chunked_array(targets, pa.string())) if filled else None
-    if table is not None:
-        table.blocks = blocks
-    return table
+    for batch in _blocks(path, header, column, dialect):
+        count = batch.num_rows
+        if filled + count > lines or any(c.null_count for c in batch.columns):
+            return None  # an empty cell, a blank row of commas
+        in_place = isinstance(x, np.ndarray)
+        rows = x[filled:filled + count] if in_place else np.empty((count, len(features)))
+        if not _fill(rows, batch, features):
+            return None  # NaN or infinity: the slow reader names the line
+        if not in_place:
+            x.append(rows)
+        targets += compute.utf8_trim_whitespace(batch.column(column)).chunks
+        filled, blocks = filled + count, blocks + 1
+    return filled, blocks, pa.chunked_array(targets, pa.string())
 
 
 def _blocks(path: Path, header: list[str], column: int, dialect: Any) -> Iterator[Any]:
@@ -203,38 +217,6 @@ def _fill(rows: np.ndarray, batch: Any, features: list[int]) -> bool:
             return False
         rows[:, j] = values
     return True
-
-
-class _CacheFile:
-    """A float64 `.npy` file written block by block, moved into place once complete.
-
-    Plain writes, not a writable memory map: written pages then belong to the page
-    cache, not to this process's memory. The file is sized for `shape` (the line
-    count); rows past those filled (blank lines) are never read.
-    """
-
-    def __init__(self, path: Path, shape: tuple[int, int]) -> None:
-        self.path, self.shape = path, shape
-        self.partial = path.with_name(f"{path.stem}.{os.getpid()}.part")
-        self.handle = open(self.partial, "wb")
-        np.lib.format.write_array_header_1_0(
-            self.handle, {"descr": np.dtype(np.float64).str, "fortran_order": False, "shape": shape})
-        self.start = self.handle.tell()
-
-    def write(self, rows: np.ndarray) -> None:
-        np.ascontiguousarray(rows, np.float64).tofile(self.handle)
-
-    def finish(self, filled: int) -> np.memmap:
-        """The first `filled` rows, memory-mapped read-only from the finished file."""
-        self.handle.truncate(self.start + self.shape[0] * self.shape[1] * 8)
-        self.handle.close()
-        os.replace(self.partial, self.path)
-        return np.load(self.path, mmap_mode="r")[:filled]
-
-    def discard(self) -> None:
-        """Close and remove the partial file (nothing when `finish` already moved it)."""
-        self.handle.close()
-        self.partial.unlink(missing_ok=True)
 
 
 def _with_target(header: list[str], column: int, x: np.ndarray, target: Any) -> Table | None:

@@ -11,7 +11,8 @@ ends with the same weights.
 `settle` decides per run: streaming when `training.data.streaming` is true, or
 when it is unset and the decoded samples exceed `STREAM_ABOVE` bytes. A CSV
 decides before its one parsing pass (`with_choice`): streamed, its features are
-written block by block to a float64 `.npy` cache and read back as `StandardRows`.
+written block by block to a float64 row file (`row_file.RowFile`, read without a
+memory map) and read back as `StandardRows`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.base import ArrayDataset
+from engine.data.row_file import RowFile
 from engine.errors import DatasetError
 
 STREAM_ABOVE = 1 << 30  # decoded bytes above which a dataset streams unless told otherwise
@@ -114,38 +116,30 @@ class ArrayRows(MappedRows):
     """An in-memory array read through the streaming path (training.data.streaming: true)."""
 
 
-class StandardRows(MappedRows):
-    """A CSV's features from their float64 cache file, standardised as each batch is read.
+class StandardRows(LazyRows):
+    """A CSV's features from their row file, standardised as each batch is read.
 
     The in-memory path computes `((x - mean) / scale).astype(float32)` on the whole
     table; doing the same arithmetic per row keeps every value identical.
     `blocks` is how many pieces the CSV was parsed in (none of them the whole table).
+    The file is read, never memory-mapped (engine/data/row_file.py says why); a
+    DataLoader worker gets its name and opens it again.
     """
 
-    def __init__(self, mapped: np.ndarray, train: np.ndarray, blocks: int) -> None:
-        super().__init__(mapped, np.float32)
-        self.mean, self.scale = column_stats(mapped, train)
-        self.blocks = blocks
+    def __init__(self, file: RowFile, train: np.ndarray, blocks: int) -> None:
+        super().__init__(file.shape, np.float32)
+        self.file, self.blocks = file, blocks
+        self.mean, self.scale = column_stats(file, train)
 
     def take(self, indices: np.ndarray) -> np.ndarray:
-        rows = np.asarray(self.mapped[np.asarray(indices)])
+        rows = self.file.rows(np.asarray(indices))
         return ((rows - self.mean) / self.scale).astype(np.float32)
-
-    def __getstate__(self) -> dict:
-        """The file's name, not its contents: a spawned DataLoader worker maps it again."""
-        mapped = self.mapped
-        return {**self.__dict__, "mapped": (mapped.filename, mapped.dtype.str, mapped.offset,
-                                            mapped.shape)}
-
-    def __setstate__(self, state: dict) -> None:
-        filename, dtype, offset, shape = state["mapped"]
-        self.__dict__.update(state, mapped=np.memmap(filename, dtype, "r", offset, shape))
 
 
 STATS_BYTES = 1 << 22  # bytes of training rows read at a time for the mean and deviation
 
 
-def column_stats(x: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def column_stats(x: np.ndarray | RowFile, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale (std, 1 where 0) of `x[train]` per column, reading STATS_BYTES at a time.
 
     As `splits.standardize` does, in two passes (mean, then mean squared deviation);
@@ -165,35 +159,12 @@ def column_stats(x: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return mean, np.where(std > 0, std, 1.0)
 
 
-def _rows(x: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """x[indices] (sorted); from a mapped file by a plain read of the rows they span.
-
-    Reading through the map would leave every page of the file resident in this
-    process (clean, reclaimable, but counted as its memory) for one statistic.
-    """
-    if not isinstance(x, np.memmap) or not x.flags.c_contiguous or not len(indices):
+def _rows(x: np.ndarray | RowFile, indices: np.ndarray) -> np.ndarray:
+    """x[indices] (sorted); from a row file by one read of the rows they span."""
+    if not isinstance(x, RowFile) or not len(indices):
         return np.asarray(x[indices])
-    first, width = int(indices[0]), int(np.prod(x.shape[1:]))
-    span = int(indices[-1]) + 1 - first
-    block = np.fromfile(x.filename, x.dtype, count=span * width,
-                        offset=x.offset + first * width * x.dtype.itemsize)
-    return block.reshape(span, *x.shape[1:])[indices - first]
-
-
-def csv_cache(path: Path, column: int) -> Path:
-    """Where a CSV's features are converted to: a temp folder, keyed by the file and its state.
-
-    One file per CSV (path, size, modification time, target column): a later run
-    overwrites it rather than adding another; an edited CSV gets a new name.
-    """
-    import hashlib
-    import tempfile
-
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{column}"
-    folder = Path(tempfile.gettempdir()) / "netcanvas-csv"
-    folder.mkdir(exist_ok=True)
-    return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+    first = int(indices[0])
+    return x.span(first, int(indices[-1]) + 1 - first)[indices - first]
 
 
 ASKED = "_streaming"  # key of the run's choice in a CSV spec (with_choice); not a document option

@@ -24,13 +24,13 @@ from engine.data.csv_table import (
     read_table,
     target_column,
 )
+from engine.data.row_file import RowFile
 from engine.data.splits import split_indices, standardize
 from engine.data.streaming import (
     ASKED,
     ImageRows,
     MappedRows,
     StandardRows,
-    csv_cache,
     npz_member,
 )
 from engine.errors import DatasetError
@@ -58,7 +58,7 @@ def _path(spec: dict[str, Any], what: str, folder: bool = False) -> Path:
 
 def _csv(spec: dict[str, Any], seed: int) -> ArrayDataset:
     path = _path(spec, "a CSV file")
-    table = read_table(path, spec, _csv_cache(path, spec))
+    table = read_table(path, spec, _streams(path, spec))
     count = len(table)
     if count < 5:
         raise DatasetError(f"{path}: {count} data rows; at least 5 are needed to split "
@@ -78,24 +78,23 @@ def _csv(spec: dict[str, Any], seed: int) -> ArrayDataset:
                         names, info)
 
 
-def _csv_cache(path: Path, spec: dict[str, Any]) -> Path | None:
-    """The `.npy` file the features are parsed into when this run streams the CSV, else None.
+def _streams(path: Path, spec: dict[str, Any]) -> bool:
+    """Whether this run streams the CSV, its features parsed into a row file on disk.
 
     Streamed when the run asks (training.data.streaming), or, left to size, when the
     features as float32 would exceed streaming.STREAM_ABOVE (lines × columns × 4 bytes).
     """
     asked = spec.get(ASKED, False)
-    header, _, handle, _ = open_csv(path)
-    handle.close()
-    column = target_column(path, header, spec)
     if asked is None:
+        header, _, handle, _ = open_csv(path)
+        handle.close()
         asked = count_lines(path) * (len(header) - 1) * 4 > streaming.STREAM_ABOVE
-    return csv_cache(path, column) if asked else None
+    return bool(asked)
 
 
 def _features(table: Any, train: np.ndarray) -> Any:
-    """Standardised features: in memory, or read from the cache file batch by batch."""
-    if isinstance(table.x, np.memmap):
+    """Standardised features: in memory, or read from the row file batch by batch."""
+    if isinstance(table.x, RowFile):
         return StandardRows(table.x, train, table.blocks)
     return standardize(table.x, train)
 
