@@ -89,8 +89,16 @@ class RowFile:
             raise IndexError(f"{self.path}: rows {indices.min()}…{indices.max()} of {self.count}")
         wanted = np.unique(indices)
         breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
-        parts = [self.span(int(run[0]), len(run)) for run in np.split(wanted, breaks)]
-        return np.concatenate(parts)[np.searchsorted(wanted, indices)]
+        starts = wanted[np.r_[0, breaks]].tolist()
+        lengths = np.diff(np.r_[0, breaks, len(wanted)]).tolist()
+        width = self.columns * 8
+        data = b"".join([_read_at(self.fd, n * width, s * width)
+                         for s, n in zip(starts, lengths, strict=True)])
+        if len(data) < len(wanted) * width:
+            for first, count in zip(starts, lengths, strict=True):
+                self.span(first, count)  # raises, naming the first row missing
+        block = np.frombuffer(data, np.float64).reshape(len(wanted), self.columns)
+        return block[np.searchsorted(wanted, indices)]
 
     def remove(self) -> None:
         """Close and delete the file now (also done when this object is collected)."""
@@ -118,21 +126,28 @@ class RowFile:
         self.__init__(Path(path), fd, state["columns"], state["count"], owner=False)
 
 
+def _seek_read(fd: int, size: int, offset: int) -> bytes:
+    """os.pread where it is missing (Windows): a seek and a read that no other thread splits."""
+    with _SEEK:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
+_read_once = getattr(os, "pread", _seek_read)
+
+
 def _read_at(fd: int, size: int, offset: int) -> bytes:
-    """Up to `size` bytes at `offset`, fewer only where the file ends."""
-    parts, done = [], 0
-    while done < size:
-        if hasattr(os, "pread"):
-            data = os.pread(fd, size - done, offset + done)
-        else:
-            with _SEEK:
-                os.lseek(fd, offset + done, os.SEEK_SET)
-                data = os.read(fd, size - done)
-        if not data:
+    """`size` bytes at `offset`, fewer only where the file ends."""
+    data = _read_once(fd, size, offset)
+    if len(data) == size or not data:
+        return data
+    parts = [data]
+    while size > (done := sum(map(len, parts))):
+        more = _read_once(fd, size - done, offset + done)
+        if not more:
             break
-        parts.append(data)
-        done += len(data)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.append(more)
+    return b"".join(parts)
 
 
 def _release(fd: int, path: Path, owner: int | None) -> None:
