@@ -10,7 +10,7 @@ ratio, and the peak RSS of the process plus its workers next to what the
 decoded folder would take in memory.
 
 With `--csv-mb` (default 300; 0 skips it) it also generates a CSV of that size
-(ten features, a class from a fixed projection of them) and, in a fresh process
+(`--csv-features` columns, default ten, and a class from a fixed projection of them) and, in a fresh process
 per measurement, alternating, trains one epoch of a small MLP on it with NetCanvas
 streamed (`streaming: true`, the rows parsed into a row file and read back per
 batch), NetCanvas in memory (`streaming: false`) and a hand-written PyTorch
@@ -161,20 +161,20 @@ print(json.dumps({"load": load, "rate": samples / seconds, "peak_mib": peak_mib(
 """.replace("{BATCH}", str(CSV_BATCH)).replace("{CLASSES}", str(CSV_CLASSES))
 
 
-def make_csv(path: Path, megabytes: int) -> int:
-    """A CSV of about `megabytes` MB: CSV_FEATURES columns of 4 decimals and a class; its rows."""
+def make_csv(path: Path, megabytes: int, features: int = CSV_FEATURES) -> int:
+    """A CSV of about `megabytes` MB: `features` columns of 4 decimals and a class; its rows."""
     import pyarrow as pa
     from pyarrow import csv as arrow_csv
 
     rng = np.random.default_rng(0)
-    projection = rng.normal(size=(CSV_FEATURES, CSV_CLASSES))
-    rows, chunk = 0, 200_000
+    projection = rng.normal(size=(features, CSV_CLASSES))
+    rows, chunk = 0, 2_000_000 // features
     with open(path, "wb") as handle:
-        handle.write((",".join(f"f{i}" for i in range(CSV_FEATURES)) + ",label\n").encode())
+        handle.write((",".join(f"f{i}" for i in range(features)) + ",label\n").encode())
         while handle.tell() < megabytes * 10**6:
-            x = np.round(rng.normal(size=(chunk, CSV_FEATURES)), 4)
+            x = np.round(rng.normal(size=(chunk, features)), 4)
             label = np.argmax(x @ projection + rng.normal(size=(chunk, CSV_CLASSES)), axis=1)
-            columns = {f"f{i}": x[:, i] for i in range(CSV_FEATURES)} | {"label": label}
+            columns = {f"f{i}": x[:, i] for i in range(features)} | {"label": label}
             arrow_csv.write_csv(pa.table(columns), handle,
                                 arrow_csv.WriteOptions(include_header=False))
             rows += chunk
@@ -190,12 +190,12 @@ def measure_csv(path: Path, which: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def csv_table(root: Path, megabytes: int, repeats: int) -> None:
+def csv_table(root: Path, megabytes: int, features: int, repeats: int) -> None:
     """Print the CSV rows: NetCanvas streamed and in memory against the PyTorch baseline."""
     path = root / "table.csv"
-    rows = make_csv(path, megabytes)
+    rows = make_csv(path, megabytes, features)
     size = path.stat().st_size / 2**20
-    print(f"\nCSV of {size:.0f} MiB: {rows} rows of {CSV_FEATURES} features; one epoch, "
+    print(f"\nCSV of {size:.0f} MiB: {rows} rows of {features} features; one epoch, "
           f"batch {CSV_BATCH}; median of {repeats}")
     print(f"{'reader':>9} {'load s':>7} {'train/s':>8} {'ratio':>6} {'peak RSS':>9} {'added':>9}")
     runs = {"streamed": [], "memory": [], "pytorch": []}
@@ -240,12 +240,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--csv-mb", type=int, default=300, help="0 skips the CSV")
+    parser.add_argument("--csv-features", type=int, default=CSV_FEATURES)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.images:
             image_table(Path(tmp), args.images, args.repeats, args.workers)
         if args.csv_mb:
-            csv_table(Path(tmp), args.csv_mb, args.repeats)
+            csv_table(Path(tmp), args.csv_mb, args.csv_features, args.repeats)
 
 
 def image_table(root: Path, images: int, repeats: int, worker_counts: list[int]) -> None:

@@ -188,3 +188,28 @@ def test_column_stats_in_pieces_match_standardize_in_one(monkeypatch, tmp_path):
     np.testing.assert_array_equal(file.rows(np.array([899, 0, 7, 7, 8])), x[[899, 0, 7, 7, 8]])
     with pytest.raises(IndexError):
         file.rows(np.array([900]))
+
+
+def test_a_full_disk_while_writing_the_row_file_is_said_and_the_file_removed(tmp_path, small_blocks,
+                                                                               monkeypatch):
+    path = _csv(tmp_path)
+    real_write = os.write
+
+    def full(fd: int, data) -> int:
+        if fd in opened:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    real_create = RowFile.create.__func__
+    opened: set[int] = set()
+
+    def create(cls, columns: int) -> RowFile:
+        made = real_create(cls, columns)
+        opened.add(made.fd)
+        return made
+
+    monkeypatch.setattr(RowFile, "create", classmethod(create))
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(DatasetError, match=r"rows failed \(No space left on device\); free space in"):
+        load_dataset(_setup(path, streaming=True))
+    assert not list((tmp_path / "rows").iterdir())

@@ -61,8 +61,13 @@ class RowFile:
     def append(self, rows: np.ndarray) -> None:
         """Rows written after the last ones (plain writes: the pages are the kernel's cache)."""
         data = memoryview(np.ascontiguousarray(rows, np.float64).reshape(-1)).cast("B")
-        while data:
-            data = data[os.write(self.fd, data):]
+        try:
+            while data:
+                data = data[os.write(self.fd, data):]
+        except OSError as error:  # a full disk: said, not sent to the in-memory reader
+            self.remove()
+            raise DatasetError(f"{self.path}: writing a streamed CSV's rows failed "
+                               f"({error.strerror}); free space in {self.path.parent}") from error
         self.count += len(rows)
         self.shape = (self.count, self.columns)
 
