@@ -94,6 +94,8 @@ def test_each_load_owns_its_row_file_and_removes_it(tmp_path, small_blocks):
     assert [p.name for p in (tmp_path / "rows").iterdir()] == [kept.name]
     second.x.file.remove()
     assert not list((tmp_path / "rows").iterdir())
+    with pytest.raises(DatasetError, match=rf"{kept}: .*was removed"):
+        second.x.take(np.array([0]))  # not a read of whatever file reuses the descriptor
 
 
 def test_row_files_of_a_process_that_died_are_removed(tmp_path, small_blocks):

@@ -74,10 +74,17 @@ class RowFile:
     def __len__(self) -> int:
         return self.count
 
+    def _open_fd(self) -> int:
+        """The descriptor, refused once closed: its number may already name another file."""
+        if not self._closer.alive:
+            raise DatasetError(f"{self.path}: this streamed CSV's row file was removed; "
+                               "load the dataset again")
+        return self.fd
+
     def span(self, first: int, count: int) -> np.ndarray:
         """Rows first … first+count-1, read from the file."""
         size = count * self.columns * 8
-        data = _read_at(self.fd, size, first * self.columns * 8)
+        data = _read_at(self._open_fd(), size, first * self.columns * 8)
         if len(data) < size:
             raise DatasetError(
                 f"{self.path}: this streamed CSV's row file was cut short while in use "
@@ -96,8 +103,8 @@ class RowFile:
         breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
         starts = wanted[np.r_[0, breaks]].tolist()
         lengths = np.diff(np.r_[0, breaks, len(wanted)]).tolist()
-        width = self.columns * 8
-        data = b"".join([_read_at(self.fd, n * width, s * width)
+        width, fd = self.columns * 8, self._open_fd()
+        data = b"".join([_read_at(fd, n * width, s * width)
                          for s, n in zip(starts, lengths, strict=True)])
         if len(data) < len(wanted) * width:
             for first, count in zip(starts, lengths, strict=True):
@@ -111,7 +118,7 @@ class RowFile:
 
     def __getstate__(self) -> dict[str, Any]:
         """The file's name and identity, not its descriptor or rows: a spawned worker opens it again."""
-        status = os.fstat(self.fd)
+        status = os.fstat(self._open_fd())
         return {"path": self.path, "columns": self.columns, "count": self.count,
                 "identity": (status.st_dev, status.st_ino)}
 
