@@ -41,7 +41,7 @@ from engine.data.base import (
     facts_of,
     find_entry,
 )
-from engine.data.streaming import settle
+from engine.data.streaming import settle, with_choice
 from engine.errors import DatasetError
 
 
@@ -67,7 +67,7 @@ def load_dataset(training: dict[str, Any], seed: int | None = None,
     """The dataset `training.dataset` names, split and normalised under `seed`."""
     spec = resolved_spec(training, base)
     seed = training.get("seed", 0) if seed is None else seed
-    return settle(find_entry(spec).load(spec, seed), training)  # streamed or in memory
+    return settle(find_entry(spec).load(with_choice(spec, training), seed), training)  # streamed or in memory
 
 
 def input_shapes(training: dict[str, Any], base: str | Path | None = None) -> dict[str, Shape]:

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.data.row_file import RowFile
 from engine.errors import DatasetError
+
+BLOCK_BYTES = 1 << 22  # bytes of CSV text pyarrow parses at a time
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Table:
     values: np.ndarray | None  # (S,) float64 when every target is a number
     codes: np.ndarray | None = None  # else (S,) index into `texts` (the distinct targets)
     texts: list[str] | None = None
+    blocks: int = 0  # pyarrow blocks the fast reader parsed (0: the row reader read it)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -91,12 +96,17 @@ def number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def read_table(path: Path, spec: dict[str, Any]) -> Table:
-    """The whole table; errors name the file, the line and the column."""
+def read_table(path: Path, spec: dict[str, Any], stream: bool = False) -> Table:
+    """The whole table; errors name the file, the line and the column.
+
+    With `stream`, the features go block by block into a `RowFile` (float64 rows on
+    disk, engine/data/row_file.py) instead of memory, so reading holds one block at a
+    time: the streamed path. A table only the row reader can read stays in memory.
+    """
     header, reader, handle, dialect = open_csv(path)
     with handle:
         column = target_column(path, header, spec)
-    fast = _read_fast(path, header, column, dialect)
+    fast = _read_fast(path, header, column, dialect, stream)
     if fast is not None:
         return fast
     x, targets = read_rows(path, header, column)
@@ -108,41 +118,105 @@ def read_table(path: Path, spec: dict[str, Any]) -> Table:
     return Table(header, column, x, None, np.array([index[t] for t, _ in targets], np.int64), texts)
 
 
-def _read_fast(path: Path, header: list[str], column: int, dialect: Any) -> Table | None:
+def _read_fast(path: Path, header: list[str], column: int, dialect: Any,
+               stream: bool = False) -> Table | None:
     """pyarrow's parser, block by block into one array; None sends the file to the slow reader.
 
     Features are parsed as float64 straight into a preallocated array (sized by the line
     count), the target as trimmed text; so memory stays near the size of the result.
+    With `stream` the blocks are appended to a new `RowFile` instead, and memory stays
+    near one block (plus the targets).
+    """
+    import pyarrow as pa
+
+    features = len(header) - 1
+    lines = count_lines(path)
+    sink = RowFile.create(features) if stream else None
+    x = np.empty((lines, features), np.float64) if sink is None else sink
+    try:
+        parsed = _parse_blocks(path, header, column, dialect, x, lines)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
+        parsed = None  # a wrong field count, text in a feature, bad UTF-8: the slow reader says where
+    table = None
+    if parsed is not None and parsed[0]:
+        filled, blocks, targets = parsed
+        table = _with_target(header, column, x if sink is not None else x[:filled], targets)
+    if table is None and sink is not None:
+        sink.remove()  # the slow reader reads it into memory; the unfinished file goes now
+    if table is not None:
+        table.blocks = blocks
+    return table
+
+
+def _parse_blocks(path: Path, header: list[str], column: int, dialect: Any,
+                  x: np.ndarray | RowFile, lines: int) -> tuple[int, int, Any] | None:
+    """Each block's features into `x` (filled in place, or appended to); then the rows
+    filled, the blocks parsed and the targets as text. None where the slow reader must decide.
     """
     import pyarrow as pa
     from pyarrow import compute
+
+    features = [i for i in range(len(header)) if i != column]
+    targets, filled, blocks = [], 0, 0
+    for batch in _blocks(path, header, column, dialect):
+        count = batch.num_rows
+        if filled + count > lines or any(c.null_count for c in batch.columns):
+            return None  # an empty cell, a blank row of commas
+        in_place = isinstance(x, np.ndarray)
+        rows = x[filled:filled + count] if in_place else np.empty((count, len(features)))
+        if not _fill(rows, batch, features):
+            return None  # NaN or infinity: the slow reader names the line
+        if not in_place:
+            x.append(rows)
+        targets += compute.utf8_trim_whitespace(batch.column(column)).chunks
+        filled, blocks = filled + count, blocks + 1
+    return filled, blocks, pa.chunked_array(targets, pa.string())
+
+
+def _blocks(path: Path, header: list[str], column: int, dialect: Any) -> Iterator[Any]:
+    """The data lines parsed by pyarrow, about BLOCK_BYTES of text at a time, as tables.
+
+    The file is cut at line ends here and each piece parsed on this thread:
+    pyarrow's own streaming reader reads ahead on other threads, holding memory
+    that grows with the file. Cutting at newlines is what pyarrow does too
+    (`newlines_in_values` is off: a quoted line break is an error either way).
+    """
+    import pyarrow as pa
     from pyarrow import csv as arrow_csv  # on use: a large import
 
     names = [f"c{i}" for i in range(len(header))]  # the header is ours; names may repeat there
-    features = [i for i in range(len(header)) if i != column]
-    types = {names[i]: pa.float64() for i in features} | {names[column]: pa.string()}
-    x = np.empty((_count_lines(path), len(features)), np.float64)
-    targets, filled = [], 0
-    try:
-        reader = arrow_csv.open_csv(
-            path, read_options=arrow_csv.ReadOptions(skip_rows=1, column_names=names, use_threads=False,
-                                                     block_size=1 << 22),
-            parse_options=arrow_csv.ParseOptions(delimiter=dialect.delimiter),
-            convert_options=arrow_csv.ConvertOptions(column_types=types))
-        for batch in reader:
-            count = batch.num_rows
-            if filled + count > len(x) or any(c.null_count for c in batch.columns):
-                return None  # an empty cell, a blank row of commas: the slow reader decides
-            for j, i in enumerate(features):
-                x[filled:filled + count, j] = batch.column(i).to_numpy()
-            targets.append(compute.utf8_trim_whitespace(batch.column(column)))
-            filled += count
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
-        return None  # a wrong field count, text in a feature, bad UTF-8: the slow reader says where
-    x = x[:filled]
-    if not filled or not np.isfinite(x).all():
-        return None
-    return _with_target(header, column, x, pa.chunked_array(targets, pa.string()))
+    types = {name: pa.float64() for name in names} | {names[column]: pa.string()}
+    read = arrow_csv.ReadOptions(column_names=names, use_threads=False)
+    parse = arrow_csv.ParseOptions(delimiter=dialect.delimiter)
+    convert = arrow_csv.ConvertOptions(column_types=types)
+    for piece in _pieces(path):
+        yield arrow_csv.read_csv(pa.py_buffer(piece), read_options=read, parse_options=parse,
+                                 convert_options=convert)
+
+
+def _pieces(path: Path) -> Iterator[bytes]:
+    """The bytes after the header line, in pieces of whole lines of about BLOCK_BYTES."""
+    with open(path, "rb") as handle:
+        handle.readline()
+        rest = b""
+        while block := handle.read(BLOCK_BYTES):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                yield block[:cut]
+        if rest.strip():
+            yield rest
+
+
+def _fill(rows: np.ndarray, batch: Any, features: list[int]) -> bool:
+    """The block's feature columns into `rows`; False when one holds a NaN or an infinity."""
+    for j, i in enumerate(features):
+        values = batch.column(i).to_numpy()
+        if not np.isfinite(values).all():
+            return False
+        rows[:, j] = values
+    return True
 
 
 def _with_target(header: list[str], column: int, x: np.ndarray, target: Any) -> Table | None:
@@ -163,7 +237,7 @@ def _with_target(header: list[str], column: int, x: np.ndarray, target: Any) -> 
     return Table(header, column, x, None, encoded.indices.to_numpy().astype(np.int64), texts)
 
 
-def _count_lines(path: Path) -> int:
+def count_lines(path: Path) -> int:
     """Newlines in the file plus one: at least the number of data rows."""
     count = 1
     with open(path, "rb") as handle:

@@ -9,7 +9,10 @@ sees the same batches in the same order as an in-memory one and, on the CPU,
 ends with the same weights.
 
 `settle` decides per run: streaming when `training.data.streaming` is true, or
-when it is unset and the decoded samples exceed `STREAM_ABOVE` bytes.
+when it is unset and the decoded samples exceed `STREAM_ABOVE` bytes. A CSV
+decides before its one parsing pass (`with_choice`): streamed, its features are
+written block by block to a float64 row file (`row_file.RowFile`, read without a
+memory map) and read back as `StandardRows`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.base import ArrayDataset
+from engine.data.row_file import RowFile
 from engine.errors import DatasetError
 
 STREAM_ABOVE = 1 << 30  # decoded bytes above which a dataset streams unless told otherwise
@@ -112,6 +116,75 @@ class ArrayRows(MappedRows):
     """An in-memory array read through the streaming path (training.data.streaming: true)."""
 
 
+class StandardRows(LazyRows):
+    """A CSV's features from their row file, standardised as each batch is read.
+
+    The in-memory path computes `((x - mean) / scale).astype(float32)` on the whole
+    table; doing the same arithmetic per row keeps every value identical.
+    `blocks` is how many pieces the CSV was parsed in (none of them the whole table).
+    The file is read, never memory-mapped (engine/data/row_file.py says why); a
+    DataLoader worker gets its name and opens it again.
+    """
+
+    def __init__(self, file: RowFile, train: np.ndarray, blocks: int) -> None:
+        super().__init__(file.shape, np.float32)
+        self.file, self.blocks = file, blocks
+        self.mean, self.scale = column_stats(file, train)
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        rows = self.file.rows(np.asarray(indices))
+        return ((rows - self.mean) / self.scale).astype(np.float32)
+
+
+STATS_BYTES = 1 << 22  # bytes of training rows read at a time for the mean and deviation
+
+
+def column_stats(x: np.ndarray | RowFile, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale (std, 1 where 0) of `x[train]` per column, reading STATS_BYTES at a time.
+
+    As `splits.standardize` does, in two passes (mean, then mean squared deviation);
+    numpy sums axis 0 row after row, so carrying the running sum across pieces
+    gives the same float64 sums as one reduction over the whole split.
+    """
+    step = max(1, STATS_BYTES // (8 * max(1, x.shape[1])))
+    pieces = [train[i:i + step] for i in range(0, len(train), step)]
+    total = np.zeros(x.shape[1], np.float64)
+    for piece in pieces:
+        total = np.add.reduce(np.vstack([total[None], _rows(x, piece)]), axis=0)
+    mean = total / len(train)
+    squares = np.zeros(x.shape[1], np.float64)
+    for piece in pieces:
+        squares = np.add.reduce(np.vstack([squares[None], (_rows(x, piece) - mean) ** 2]), axis=0)
+    std = np.sqrt(squares / len(train))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def _rows(x: np.ndarray | RowFile, indices: np.ndarray) -> np.ndarray:
+    """x[indices] (sorted); from a row file by one read of the rows they span."""
+    if not isinstance(x, RowFile) or not len(indices):
+        return np.asarray(x[indices])
+    first = int(indices[0])
+    return x.span(first, int(indices[-1]) + 1 - first)[indices - first]
+
+
+ASKED = "_streaming"  # key of the run's choice in a CSV spec (with_choice); not a document option
+
+
+def choice(training: dict[str, Any]) -> bool | None:
+    """Stream (True), hold in memory (False) or decide by size (None), for this run's task."""
+    task = training.get("task", "classification")
+    return wanted(training) if task in STREAMED_TASKS else False
+
+
+def with_choice(spec: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+    """The dataset spec, told the run's choice when its loader must know before reading.
+
+    A CSV is parsed once: its features go to memory or to a cache file, and which
+    must be known before that pass (the other loaders decide lazily, in `settle`).
+    """
+    return {**spec, ASKED: choice(training)} if spec.get("name") == "csv" else spec
+
+
 def npz_member(path: Path, name: str) -> np.memmap | None:
     """Array `name` of an .npz memory-mapped in place, or None when it is compressed.
 
@@ -152,13 +225,12 @@ def settle(data: Any, training: dict[str, Any]) -> Any:
     if not isinstance(data, ArrayDataset):
         return data
     x = data.x
-    task = training.get("task", "classification")
-    choice = wanted(training) if task in STREAMED_TASKS else False
-    if choice is None:
-        choice = isinstance(x, LazyRows) and x.nbytes > STREAM_ABOVE
-    if choice and not isinstance(x, LazyRows):
+    streams = choice(training)
+    if streams is None:
+        streams = isinstance(x, LazyRows) and x.nbytes > STREAM_ABOVE
+    if streams and not isinstance(x, LazyRows):
         data.x = ArrayRows(x, x.dtype)
-    elif not choice and isinstance(x, LazyRows):
+    elif not streams and isinstance(x, LazyRows):
         data.x = materialize(x, data)
     return data
 

@@ -14,10 +14,25 @@ from typing import Any
 
 import numpy as np
 
+from engine.data import streaming
 from engine.data.base import ArrayDataset, DataFacts, DatasetEntry, option, register
-from engine.data.csv_table import class_ids, first_non_number, open_csv, read_table, target_column
+from engine.data.csv_table import (
+    class_ids,
+    count_lines,
+    first_non_number,
+    open_csv,
+    read_table,
+    target_column,
+)
+from engine.data.row_file import RowFile
 from engine.data.splits import split_indices, standardize
-from engine.data.streaming import ImageRows, MappedRows, npz_member
+from engine.data.streaming import (
+    ASKED,
+    ImageRows,
+    MappedRows,
+    StandardRows,
+    npz_member,
+)
 from engine.errors import DatasetError
 
 TASKS = ("classification", "regression")
@@ -43,7 +58,7 @@ def _path(spec: dict[str, Any], what: str, folder: bool = False) -> Path:
 
 def _csv(spec: dict[str, Any], seed: int) -> ArrayDataset:
     path = _path(spec, "a CSV file")
-    table = read_table(path, spec)
+    table = read_table(path, spec, _streams(path, spec))
     count = len(table)
     if count < 5:
         raise DatasetError(f"{path}: {count} data rows; at least 5 are needed to split "
@@ -56,12 +71,32 @@ def _csv(spec: dict[str, Any], seed: int) -> ArrayDataset:
             raise first_non_number(path, table.header, table.column)
         y = table.values.astype(np.float32).reshape(count, 1)
         splits = split_indices(count, seed)
-        return ArrayDataset("csv", standardize(table.x, splits["train"]), y, splits, None, None,
-                            info)
+        return ArrayDataset("csv", _features(table, splits["train"]), y, splits, None, None, info)
     labels, names = class_ids(table)
     splits = split_indices(count, seed, labels)
-    return ArrayDataset("csv", standardize(table.x, splits["train"]), labels, splits, len(names),
+    return ArrayDataset("csv", _features(table, splits["train"]), labels, splits, len(names),
                         names, info)
+
+
+def _streams(path: Path, spec: dict[str, Any]) -> bool:
+    """Whether this run streams the CSV, its features parsed into a row file on disk.
+
+    Streamed when the run asks (training.data.streaming), or, left to size, when the
+    features as float32 would exceed streaming.STREAM_ABOVE (lines × columns × 4 bytes).
+    """
+    asked = spec.get(ASKED, False)
+    if asked is None:
+        header, _, handle, _ = open_csv(path)
+        handle.close()
+        asked = count_lines(path) * (len(header) - 1) * 4 > streaming.STREAM_ABOVE
+    return bool(asked)
+
+
+def _features(table: Any, train: np.ndarray) -> Any:
+    """Standardised features: in memory, or read from the row file batch by batch."""
+    if isinstance(table.x, RowFile):
+        return StandardRows(table.x, train, table.blocks)
+    return standardize(table.x, train)
 
 
 def _infer_task(target: np.ndarray | None) -> str:
