@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from engine.data.base import ArrayDataset, DatasetEntry, register
 from engine.data.splits import split_indices
@@ -103,9 +107,23 @@ def test_stop_returns_at_once_and_ends_the_thread(qtbot, controller):
     with qtbot.waitSignal(controller.finished, timeout=TIMEOUT) as blocker:
         controller.stop()
         assert controller.state == STOPPING and waits == []
+    assert waits == []  # not even for the thread's last instructions after `finished`
     assert blocker.args[0].stopped
     assert thread.isFinished() and not controller.is_running() and controller.state == IDLE
     assert "main" in blocker.args[1].weights
+
+
+def test_the_worker_is_deleted_on_the_gui_thread_after_its_thread_ended(qtbot, controller):
+    """A `deleteLater` run by the ending training thread raced the GUI thread dropping the
+    last Python reference: the worker was deleted twice (a rare segfault in the suite)."""
+    deleted_on = []
+    with qtbot.waitSignal(controller.finished, timeout=TIMEOUT):
+        controller.start(iris_mlp(epochs=2))
+        controller._worker.destroyed.connect(lambda *_: deleted_on.append(threading.get_ident()),
+                                             Qt.ConnectionType.DirectConnection)
+    gc.collect()
+    qtbot.waitUntil(lambda: bool(deleted_on), timeout=TIMEOUT)
+    assert deleted_on == [threading.get_ident()]
 
 
 def test_stop_while_paused_ends_the_run(qtbot, controller):

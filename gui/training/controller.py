@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # torch and the trainers load in the background after the fir
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 COLLECT_DELAY_MS = 10  # after a wake-up, let events gather this long: ≤ 100 wake-ups a second
 DRAIN_BUDGET_S = 0.008  # GUI time spent re-emitting events per turn before yielding to paint/input
+THREAD_END_POLL_MS = 2  # after `finished`, how soon to look whether the thread has ended
 # Collected events waiting for the GUI: past this, every other Step is dropped (the curves are
 # decimated anyway), so a trainer faster than the GUI cannot grow memory without bound.
 MAX_BACKLOG = 20_000
@@ -239,7 +240,9 @@ class TrainingController(QObject):
         # Direct: quit from the worker's own thread, so it ends even while the GUI waits in shutdown.
         worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
-        thread.finished.connect(worker.deleteLater)  # runs in the thread as it ends
+        # No `worker.deleteLater`: it ran in the ending thread while the GUI thread dropped
+        # the Python reference, deleting the worker twice (a rare segfault in the tests).
+        # Python owns both objects and lets go only once the thread has really ended.
         thread.finished.connect(self._on_thread_finished, Qt.ConnectionType.QueuedConnection)
         self._thread, self._worker = thread, worker
         self._hold_collections(True)
@@ -322,11 +325,20 @@ class TrainingController(QObject):
     def _on_thread_finished(self) -> None:
         thread = self.sender()
         if thread is not None and thread is self._thread:
-            self._finish(thread)
+            self._finish_when_ended(thread)
+
+    def _finish_when_ended(self, thread: QThread) -> None:
+        """`finished` precedes the thread's last instructions: look again shortly rather
+        than wait (the GUI thread never waits on the worker), then finish."""
+        if thread is not self._thread:
+            return  # shutdown finished it meanwhile
+        if not thread.isFinished():
+            QTimer.singleShot(THREAD_END_POLL_MS, lambda: self._finish_when_ended(thread))
+            return
+        self._finish(thread)
 
     def _finish(self, thread: QThread) -> None:
-        """Deliver what is left, go idle, then announce the result."""
-        thread.wait(QDeadlineTimer(1000))  # `finished` precedes the thread's last instructions
+        """Deliver what is left, go idle, then announce the result (the thread has ended)."""
         self._drain_timer.stop()
         self._backlog.extend(self._mailbox.collect())
         while self._backlog:
