@@ -179,3 +179,45 @@ def test_onnx_torchscript_and_pt2_reproduce_the_eager_outputs(tmp_path: Path, ba
         with torch.no_grad():
             torch.testing.assert_close(scripted(*inputs), expected)
             torch.testing.assert_close(program(*inputs), expected)
+
+
+# ---- the attention the Training view draws ----------------------------------------------
+
+
+def test_a_watched_gat_layer_reports_its_attention_per_edge() -> None:
+    from engine.presets import load_preset
+    from engine.training import Activations, make_trainer
+    from engine.training.graph_attention import EdgeAttention, graph_layout
+
+    doc = load_preset("gat_karate")
+    doc.training["device"] = "cpu"
+    events = make_trainer(doc, epochs=2, watch=["gat1", "relu"], activation_interval=0.0).run()
+    captured = [e for e in events if isinstance(e, Activations)][-1].tensors
+    assert isinstance(captured["relu"], np.ndarray)  # other blocks: their output, as before
+    attention = captured["gat1"]
+    assert isinstance(attention, EdgeAttention) and attention.nodes == 34 and attention.heads == 8
+    import networkx as nx
+
+    friendships = {frozenset(edge) for edge in nx.karate_club_graph().edges}
+    pairs = {frozenset((int(i), int(j))) for i, j in zip(attention.sources, attention.targets,
+                                                         strict=True) if i != j}
+    assert pairs == friendships and (attention.sources == attention.targets).sum() == 34
+    per_node = np.zeros((8, 34))
+    np.add.at(per_node.T, attention.sources, attention.weights.T)
+    assert np.allclose(per_node, 1.0, atol=1e-5)
+    layout = graph_layout(attention)
+    assert layout.shape == (34, 2) and np.isfinite(layout).all() and np.abs(layout).max() <= 1.0 + 1e-6
+
+
+def test_a_batch_of_graphs_reports_the_first() -> None:
+    from engine.training.graph_attention import edge_attention
+
+    module = GATConv(3, 2, heads=2).eval()
+    adjacency = torch.stack([graph(5, seed, isolated=None) for seed in range(3)])
+    with torch.no_grad():
+        module(adjacency, torch.randn(3, 5, 3))
+    attention = edge_attention(module.last_attention, nodes=5)
+    first = (adjacency[0] + torch.eye(5)).nonzero()
+    assert attention.sources.tolist() == first[:, 0].tolist()
+    assert attention.targets.tolist() == first[:, 1].tolist()
+    assert attention.weights.shape == (2, len(first))
