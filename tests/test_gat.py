@@ -221,3 +221,20 @@ def test_a_batch_of_graphs_reports_the_first() -> None:
     assert attention.sources.tolist() == first[:, 0].tolist()
     assert attention.targets.tolist() == first[:, 1].tolist()
     assert attention.weights.shape == (2, len(first))
+
+
+def test_an_exported_model_py_imports_back_to_gat_blocks(tmp_path: Path) -> None:
+    from engine.export import export_python
+    from engine.importer import import_module
+    from tests.test_import import blocks, load_generated
+
+    doc = trained(gat_doc(batched=True))
+    exported = load_generated(export_python(doc, tmp_path / "rt").path).eval()
+    again = import_module(exported, {"adj": (6, 6), "feat": (6, 4)})
+    assert blocks(again) == blocks(doc)
+    params = [n.params for n in again.network().nodes.values() if n.block == "GATConv"]
+    assert params == [{"out_features": 3, "heads": 4, "dropout": 0.6},
+                      {"out_features": 2, "heads": 2, "concat": False}]
+    inputs = prepare(doc, "main").example(3, seed=2)
+    with torch.no_grad():
+        torch.testing.assert_close(engine.compile_network(again).eval()(*inputs), exported(*inputs))
