@@ -128,9 +128,15 @@ class GATConv(nn.Module):
     def forward(self, adjacency: Tensor, features: Tensor) -> Tensor:
         # adjacency (V, V) or (N, V, V); features (V, F) or (N, V, F)
         h = self.linear(features).unflatten(-1, (self.heads, self.out_features))  # (..., V, H, F')
-        edges = adjacency != 0
+        # The diagonal is set (or kept) through a constant of this layer's own, so that an
+        # exporter cannot merge this mask with another layer's: each GATConv of an ONNX file
+        # then stays a self-contained group, which imports back as one block.
+        nodes = adjacency.shape[-1]
         if self.add_self_loops:
-            edges = edges | torch.eye(adjacency.shape[-1], dtype=torch.bool, device=adjacency.device)
+            diagonal = torch.eye(nodes, dtype=torch.bool, device=adjacency.device)
+        else:
+            diagonal = torch.zeros(nodes, nodes, dtype=torch.bool, device=adjacency.device)
+        edges = adjacency.masked_fill(diagonal, 1.0) != 0
         if torch.jit.is_scripting() or self._recorded():
             mixed = self.dense(edges, h)
         else:
@@ -148,9 +154,11 @@ class GATConv(nn.Module):
 
     def dense(self, edges: Tensor, h: Tensor) -> Tensor:
         """The attention as V×V matrices per head: (..., V, V) edges, (..., V, H, F') -> same."""
+        # The parameters enter unchanged (no unsqueeze an exporter would fold into a new
+        # constant), so an ONNX file still names them and imports back as this block.
+        source = (h * self.att_src).sum(-1).transpose(-1, -2)  # (..., H, V): a_src·Wh_j
+        target = (h * self.att_dst).sum(-1).transpose(-1, -2)  # (..., H, V): a_dst·Wh_i
         h = h.transpose(-3, -2)  # (..., H, V, F')
-        source = (h * self.att_src.unsqueeze(-2)).sum(-1)  # (..., H, V): a_src·Wh_j
-        target = (h * self.att_dst.unsqueeze(-2)).sum(-1)  # (..., H, V): a_dst·Wh_i
         scores = nn.functional.leaky_relu(target.unsqueeze(-1) + source.unsqueeze(-2),
                                           self.negative_slope)  # (..., H, V, V)
         blocked = ~edges.unsqueeze(-3)  # (..., 1, V, V), broadcast over the heads
