@@ -354,6 +354,11 @@ MODULES: dict[str, Callable[[nn.Module, fx.Node, Builder], Block | None]] = {
         "GraphConv", {"out_features": m.linear.out_features, "bias": m.linear.bias is not None,
                       "normalize": bool(m.normalize)},
         [("adjacency", _arg(node, 0, "adjacency")), ("features", _arg(node, 1, "features"))]),
+    "GATConv": lambda m, node, b: Block(
+        "GATConv", {"out_features": m.out_features, "heads": m.heads, "concat": bool(m.concat),
+                    "negative_slope": float(m.negative_slope), "dropout": float(m.dropout),
+                    "add_self_loops": bool(m.add_self_loops), "bias": m.bias is not None},
+        [("adjacency", _arg(node, 0, "adjacency")), ("features", _arg(node, 1, "features"))]),
     "Add": _merge_module("Add"), "Multiply": _merge_module("Multiply"),
     "Concat": _merge_module("Concat"),
 }

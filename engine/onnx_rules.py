@@ -422,6 +422,18 @@ def _graphconv_grid(raw: Raw, unit: Unit, g: Graph) -> Iterator[dict]:
                    "normalize": normalize}
 
 
+def _gat_grid(raw: Raw, unit: Unit, g: Graph) -> Iterator[dict]:
+    """Heads and width from a_src; the slope from the LeakyRelu; concat and self loops tried."""
+    if "att_src" not in raw:
+        return
+    heads, width = raw.get("att_src").shape
+    slopes = [float(attr(n, "alpha", 0.2)) for n in unit.nodes if n.op_type == "LeakyRelu"]
+    for concat, loops in itertools.product((True, False), (True, False)):
+        yield {"out_features": int(width), "heads": int(heads), "concat": concat,
+               "negative_slope": slopes[0] if slopes else 0.2, "add_self_loops": loops,
+               "bias": "bias" in raw}
+
+
 def _positional_grid(raw: Raw, unit: Unit, g: Graph) -> Iterator[dict]:
     length = max((g.values[i].shape[1] or 0) for i in unit.inputs if len(g.values[i].shape) == 3)
     yield {"max_len": max(512, int(length))}
@@ -430,7 +442,7 @@ def _positional_grid(raw: Raw, unit: Unit, g: Graph) -> Iterator[dict]:
 COMPOSITES: dict[str, Callable[[Raw, Unit, Any], Iterator[dict]]] = {
     "RNN": _recurrent_grid("RNN"), "GRU": _recurrent_grid("GRU"), "LSTM": _recurrent_grid("LSTM"),
     "MultiheadAttention": _attention_grid, "TransformerEncoderLayer": _encoder_grid,
-    "GraphConv": _graphconv_grid, "PositionalEncoding": _positional_grid,
+    "GraphConv": _graphconv_grid, "GATConv": _gat_grid, "PositionalEncoding": _positional_grid,
     "ScaledDotProductAttention": lambda raw, unit, g: iter([{"causal": False}, {"causal": True}]),
     "TakeLast": lambda raw, unit, g: iter([{}]), "Step": lambda raw, unit, g: iter([{}]),
 }

@@ -77,6 +77,13 @@ def _encoder(p: Params, s: Shapes) -> int:
     return _attention(d, d, d, True) + _linear(d, ff, True) + _linear(ff, d, True) + 2 * 2 * d
 
 
+def _gat(p: Params, s: Shapes) -> int:
+    """GATConv: the shared linear map, a source and a target vector per head, the bias."""
+    width = p["heads"] * p["out_features"]
+    bias = (width if p["concat"] else p["out_features"]) if p["bias"] else 0
+    return _linear(_size(s["features"][-1], "in_features"), width, False) + 2 * width + bias
+
+
 def _none(p: Params, s: Shapes) -> int:
     return 0
 
@@ -89,6 +96,7 @@ COUNTS: dict[str, Callable[[Params, Shapes], int]] = {
     "MultiheadAttention": _mha, "TransformerEncoderLayer": _encoder,
     "GraphConv": lambda p, s: _linear(_size(s["features"][-1], "in_features"), p["out_features"],
                                       p["bias"]),
+    "GATConv": _gat,
     **dict.fromkeys(
         ("Flatten", "Reshape", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Step",
          "Softmax", "LogSoftmax", "MaxPool2d", "AvgPool2d", "Upsample", "TakeLast",

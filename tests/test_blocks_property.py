@@ -31,7 +31,7 @@ property_settings = settings(max_examples=40, deadline=None, derandomize=True,
 # Parameters whose declared range is far beyond what a small random test needs.
 SMALL_CAPS = {"out_features": 6, "out_channels": 4, "hidden_size": 5, "num_embeddings": 9,
               "embedding_dim": 5, "dim_feedforward": 8, "max_len": 8, "num_layers": 2,
-              "num_heads": 4, "nhead": 4, "kernel_size": 4, "stride": 3, "padding": 2,
+              "num_heads": 4, "nhead": 4, "heads": 4, "kernel_size": 4, "stride": 3, "padding": 2,
               "dilation": 2, "output_padding": 2}
 
 
@@ -100,7 +100,7 @@ def block_case(draw: st.DrawFn, spec: BlockSpec) -> tuple[dict[str, Any], dict[s
         if optional and draw(st.booleans()):
             continue  # falls back to another port, as when only `query` is wired
         inputs[port] = draw(related(first))
-    if spec.name == "GraphConv" and draw(st.booleans()):  # graphs: V shared, leading axes vary
+    if spec.name in ("GraphConv", "GATConv") and draw(st.booleans()):  # graphs: V shared, leading axes vary
         v, f = draw(st.integers(1, 5)), draw(st.integers(1, 5))
         lead = st.sampled_from([(), (None,), (1,), (2,), (3,)])
         inputs = {"adjacency": draw(lead) + (v, v), "features": draw(lead) + (v, f)}

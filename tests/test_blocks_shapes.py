@@ -160,6 +160,12 @@ CASES: dict[str, list[tuple[dict[str, Any], dict[str, Shape]]]] = {
         ({"out_features": 4}, {"adjacency": (None, 6, 6), "features": (None, 6, 3)}),  # batched graphs
         ({"out_features": 3, "normalize": False}, {"adjacency": (None, 4, 4), "features": (None, 4, 2)}),
     ],
+    "GATConv": [
+        ({"out_features": 4, "heads": 3}, {"adjacency": (6, 6), "features": (6, 3)}),  # 12 = 3 heads × 4
+        ({"out_features": 2, "heads": 2, "concat": False, "bias": False, "add_self_loops": False},
+         {"adjacency": (5, 5), "features": (5, 7)}),  # heads averaged
+        ({"out_features": 3, "heads": 2, "dropout": 0.5}, {"adjacency": (None, 4, 4), "features": (None, 4, 2)}),
+    ],
     "Add": [
         ({}, {"a": (None, 4), "b": (None, 4)}),
         ({}, {"a": (None, 3, 4), "b": (None, 1, 4)}),  # broadcasting
@@ -294,6 +300,8 @@ REFUSED: list[tuple[str, dict[str, Any], dict[str, Shape]]] = [
     ("PositionalEncoding", {"max_len": 4}, {"in": (None, 5, 8)}),
     ("GraphConv", {}, {"adjacency": (5, 5), "features": (4, 3)}),
     ("GraphConv", {}, {"adjacency": (5, 4), "features": (5, 3)}),
+    ("GATConv", {}, {"adjacency": (5, 5), "features": (4, 3)}),
+    ("GATConv", {}, {"adjacency": (5, 4), "features": (5, 3)}),
     ("BatchNorm2d", {}, {"in": (None, 5)}),
 ]
 
@@ -310,6 +318,7 @@ STRICTER = [
     # A fixed count of 3 graphs against a batch N: torch broadcasts only when N is 1 or 3.
     ("GraphConv", {}, {"adjacency": (3, 5, 5), "features": (None, 5, 3)}),
     ("GraphConv", {}, {"adjacency": (None, 5, 5), "features": (2, 5, 3)}),
+    ("GATConv", {}, {"adjacency": (3, 5, 5), "features": (None, 5, 3)}),
     # One unbatched sample: fine in eval, "Expected more than 1 value per channel" in training.
     ("BatchNorm1d", {}, {"in": (1, 6)}),
     ("BatchNorm2d", {}, {"in": (1, 3, 1, 1)}),

@@ -137,7 +137,11 @@ def zoo_doc() -> engine.Document:
     graph.add_node("GraphConv", {"out_features": 4}, node_id="gc")
     graph.connect("adj.out", "gc.adjacency")
     graph.connect("feat.out", "gc.features")
-    finish(graph, "gc")
+    graph.add_node("GATConv", {"out_features": 3, "heads": 2, "concat": False, "dropout": 0.5},
+                   node_id="gat")
+    graph.connect("adj.out", "gat.adjacency")
+    graph.connect("gc.out", "gat.features")
+    finish(graph, "gat")
     return doc
 
 

@@ -43,6 +43,7 @@ INPUTS: dict[str, list[dict]] = {
     "ScaledDotProductAttention": [{"query": (None, 5, 8)}],
     "TransformerEncoderLayer": [{"in": (None, 5, 12)}],
     "GraphConv": [{"adjacency": (6, 6), "features": (6, 4)}],
+    "GATConv": [{"adjacency": (6, 6), "features": (6, 4)}, {"adjacency": (None, 5, 5), "features": (None, 5, 3)}],
     "Add": [{"a": (None, 4), "b": (None, 4)}],
     "Multiply": [{"a": (None, 4), "b": (None, 1)}],
     "Concat": [{"a": (None, 4), "b": (None, 3)}],

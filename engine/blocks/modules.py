@@ -93,6 +93,103 @@ class GraphConv(nn.Module):
         return adjacency @ self.linear(features)
 
 
+class GATConv(nn.Module):
+    """Veličković et al.'s graph attention: each node attends over its neighbours.
+
+    Every node's features go through a shared linear map per head; the score of
+    neighbour j for node i is LeakyReLU(a_dst·Wh_i + a_src·Wh_j), non-edges are
+    -inf before the softmax over j, and the output is the attention-weighted sum
+    of Wh_j, concatenated or averaged over the heads. The adjacency is the dense
+    one GraphConv reads; only where it is non-zero matters.
+
+    Two computations of the same function: `dense` (V×V scores per head, what
+    TorchScript, ONNX and torch.export record) and `sparse` (scores per edge, what
+    eager training runs: Cora's 8 heads × 2708² dense scores cost seconds a step,
+    its 13k edges milliseconds). Eager runs keep the last attention weights per
+    edge in `last_attention` for the feature-map view.
+    """
+
+    def __init__(self, in_features: int, out_features: int, heads: int = 1, concat: bool = True,
+                 negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
+                 bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features, self.heads = in_features, out_features, heads
+        self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
+        self.add_self_loops = add_self_loops
+        self.linear = nn.Linear(in_features, heads * out_features, bias=False)
+        self.att_src = nn.Parameter(torch.empty(heads, out_features))
+        self.att_dst = nn.Parameter(torch.empty(heads, out_features))
+        width = heads * out_features if concat else out_features
+        self.bias = nn.Parameter(torch.zeros(width)) if bias else None
+        for weight in (self.linear.weight, self.att_src, self.att_dst):
+            nn.init.xavier_uniform_(weight)
+        self.last_attention: tuple[Tensor, Tensor] | None = None
+
+    def forward(self, adjacency: Tensor, features: Tensor) -> Tensor:
+        # adjacency (V, V) or (N, V, V); features (V, F) or (N, V, F)
+        h = self.linear(features).unflatten(-1, (self.heads, self.out_features))  # (..., V, H, F')
+        # The diagonal is set (or kept) through a constant of this layer's own, so that an
+        # exporter cannot merge this mask with another layer's: each GATConv of an ONNX file
+        # then stays a self-contained group, which imports back as one block.
+        nodes = adjacency.shape[-1]
+        if self.add_self_loops:
+            diagonal = torch.eye(nodes, dtype=torch.bool, device=adjacency.device)
+        else:
+            diagonal = torch.zeros(nodes, nodes, dtype=torch.bool, device=adjacency.device)
+        edges = adjacency.masked_fill(diagonal, 1.0) != 0
+        if torch.jit.is_scripting() or self._recorded():
+            mixed = self.dense(edges, h)
+        else:
+            mixed = self.sparse(edges, h)
+        out = mixed.flatten(-2) if self.concat else mixed.mean(-2)  # (..., V, H·F') or (..., V, F')
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    @torch.jit.unused
+    def _recorded(self) -> bool:
+        """Whether an exporter or compiler is recording: they get the dense form."""
+        return (torch.jit.is_tracing() or torch.compiler.is_compiling()
+                or torch.onnx.is_in_onnx_export())
+
+    def dense(self, edges: Tensor, h: Tensor) -> Tensor:
+        """The attention as V×V matrices per head: (..., V, V) edges, (..., V, H, F') -> same."""
+        # The parameters enter unchanged (no unsqueeze an exporter would fold into a new
+        # constant), so an ONNX file still names them and imports back as this block.
+        source = (h * self.att_src).sum(-1).transpose(-1, -2)  # (..., H, V): a_src·Wh_j
+        target = (h * self.att_dst).sum(-1).transpose(-1, -2)  # (..., H, V): a_dst·Wh_i
+        h = h.transpose(-3, -2)  # (..., H, V, F')
+        scores = nn.functional.leaky_relu(target.unsqueeze(-1) + source.unsqueeze(-2),
+                                          self.negative_slope)  # (..., H, V, V)
+        blocked = ~edges.unsqueeze(-3)  # (..., 1, V, V), broadcast over the heads
+        # A node without any neighbour has a row of -inf, whose softmax is NaN: zeroed.
+        weights = torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1)
+        weights = weights.masked_fill(blocked, 0.0)
+        mixed = nn.functional.dropout(weights, self.dropout, self.training) @ h
+        return mixed.transpose(-3, -2)  # (..., V, H, F')
+
+    @torch.jit.unused
+    def sparse(self, edges: Tensor, h: Tensor) -> Tensor:
+        """The same attention over the edge list: a softmax per target node by scatter."""
+        index = edges.nonzero()  # (E, 2), or (E, 3) with the graph first when batched
+        nodes = h.shape[-3]
+        flat = h.reshape(-1, self.heads, self.out_features)  # (G·V, H, F'), G graphs
+        graph = index[:, 0] * nodes if index.shape[1] == 3 else 0
+        rows, cols = graph + index[:, -2], graph + index[:, -1]  # node i attends to node j
+        source = (flat * self.att_src).sum(-1)  # (G·V, H)
+        target = (flat * self.att_dst).sum(-1)
+        scores = nn.functional.leaky_relu(target[rows] + source[cols], self.negative_slope)
+        with torch.no_grad():  # the row maximum only keeps exp() finite; it cancels out
+            top = torch.full_like(source, float("-inf")).scatter_reduce_(
+                0, rows.unsqueeze(-1).expand_as(scores), scores, "amax")
+        exp = (scores - top[rows]).exp()  # (E, H)
+        weights = exp / torch.zeros_like(source).index_add_(0, rows, exp)[rows]
+        self.last_attention = (index, weights.detach())
+        weights = nn.functional.dropout(weights, self.dropout, self.training)
+        mixed = torch.zeros_like(flat).index_add_(0, rows, weights.unsqueeze(-1) * flat[cols])
+        return mixed.reshape(h.shape)
+
+
 class Add(nn.Module):
     """Element-wise sum of all inputs (a residual connection)."""
 

@@ -3,7 +3,8 @@
 Only watched nodes carry a hook, so an unwatched model runs with none; the
 wish to watch may change from any thread, and the hooks move between steps
 on the training thread. A capture is at most one per `interval` seconds and
-holds the first sample's activation as a numpy copy, safe to cross threads.
+holds the first sample's activation as a numpy copy, safe to cross threads;
+for a graph attention layer, its attention per edge instead (`EdgeAttention`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import torch
 from torch import nn
 
 from engine.training.events import Activations
+from engine.training.graph_attention import EdgeAttention, edge_attention
 
 
 class ActivationCapture:
     def __init__(self, watch: Iterable[str], interval: float) -> None:
         self.wanted: set[str] = set(watch)
         self.interval = interval
-        self.captured: dict[str, np.ndarray] = {}
+        self.captured: dict[str, np.ndarray | EdgeAttention] = {}
         self._due = 0.0
         self._handles: list[Any] = []
         self._hooked: set[str] | None = None  # the wish the hooks were made for
@@ -72,15 +74,23 @@ class ActivationCapture:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             if node_id not in self.wanted or time.monotonic() < self._due:
                 return
-            value = output
-            if isinstance(value, tuple):  # attention gives (out, weights); prefer the map
-                value = value[1] if len(value) > 1 and isinstance(value[1], torch.Tensor) else value[0]
-                if isinstance(value, tuple):
-                    value = value[0]
-            if isinstance(value, torch.Tensor):
-                first = value[0] if value.dim() > 1 else value
-                self.captured[node_id] = first.detach().float().cpu().numpy().copy()
+            kept = getattr(module, "last_attention", None)
+            if isinstance(kept, tuple) and isinstance(output, torch.Tensor):  # GATConv: the edges
+                self.captured[node_id] = edge_attention(kept, nodes=output.shape[-2])
+            else:
+                self._keep_output(node_id, output)
             if set(self.captured) >= self._hooked_ids:
                 self._due = time.monotonic() + self.interval
 
         return hook
+
+    def _keep_output(self, node_id: str, output: Any) -> None:
+        """The first sample of the output (the attention map, for attention blocks)."""
+        value = output
+        if isinstance(value, tuple):  # attention gives (out, weights); prefer the map
+            value = value[1] if len(value) > 1 and isinstance(value[1], torch.Tensor) else value[0]
+            if isinstance(value, tuple):
+                value = value[0]
+        if isinstance(value, torch.Tensor):
+            first = value[0] if value.dim() > 1 else value
+            self.captured[node_id] = first.detach().float().cpu().numpy().copy()

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.training.graph_attention import EdgeAttention
+
 
 @dataclass(frozen=True)
 class Started:
@@ -55,7 +57,8 @@ class Episode:
 @dataclass(frozen=True)
 class Activations:
     step: int
-    tensors: dict[str, np.ndarray]  # node id -> the first sample's activation
+    # node id -> the first sample's activation; a graph attention layer's attention per edge
+    tensors: dict[str, np.ndarray | EdgeAttention]
 
 
 @dataclass(frozen=True)

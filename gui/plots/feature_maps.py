@@ -6,7 +6,10 @@
 - (L, S): a heatmap with a colour bar; for attention blocks the axes are query
   and key positions, and the map is the attention weights the block returns;
 - a vector: bars (up to `MAX_BARS` values), longer ones wrapped into a heat grid;
-- a scalar: its value in the title.
+- a scalar: its value in the title;
+- a graph attention layer (GATConv): the graph itself, each edge drawn with
+  the attention on it (`attention_graph.py`), laid out once per graph by
+  networkx on a background thread.
 
 Wiring: the window calls `show_node(node_id, block_name)` on selection (and
 `controller.watch([node_id])` so the trainer reports it); `handle(Activations)`
@@ -17,11 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Slot
+from PySide6.QtCore import QRectF, Signal, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.training import Activations
+from engine.training.graph_attention import EdgeAttention, graph_layout
+from gui.background import BackgroundTasks
 from gui.plots import style
+from gui.plots.attention_graph import AttentionGraph
 from gui.plots.base import PlotPanel
 
 MAX_CHANNELS = 64
@@ -44,11 +50,16 @@ def channel_grid(array: np.ndarray, limit: int = MAX_CHANNELS) -> np.ndarray:
 
 
 class FeatureMapPanel(PlotPanel):
+    laid_out = Signal()  # a graph's layout arrived from the background thread
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.node: str | None = None
         self.block: str | None = None
-        self.latest: dict[str, tuple[int, np.ndarray]] = {}
+        self.latest: dict[str, tuple[int, np.ndarray | EdgeAttention]] = {}
+        self.layouts: dict[tuple, np.ndarray] = {}  # per graph (EdgeAttention.key), kept across runs
+        self._laying_out: set[tuple] = set()
+        self._layout_tasks: BackgroundTasks | None = None
         self.mode = "empty"
         self.title = QLabel(HINT)
         self.title.setStyleSheet(f"color: {style.PANEL_TEXT}; padding: 3px 6px;")
@@ -63,6 +74,7 @@ class FeatureMapPanel(PlotPanel):
                                     pen=pg.mkPen(None))
         for item in (self.grid_image, self.heat_image, self.bars):
             self.plot.addItem(item)
+        self.graph = AttentionGraph(self.plot)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=style.COLORMAP, interactive=False,
                                         width=14, pen=style.AXIS)
         self.colorbar.setImageItem(self.heat_image)
@@ -89,7 +101,8 @@ class FeatureMapPanel(PlotPanel):
         if not isinstance(event, Activations):
             return
         for node_id, array in event.tensors.items():
-            self.latest[node_id] = (event.step, np.asarray(array))
+            kept = array if isinstance(array, EdgeAttention) else np.asarray(array)
+            self.latest[node_id] = (event.step, kept)
         if self.node is None and event.tensors:
             self.node = next(iter(event.tensors))
         if self.node in event.tensors:
@@ -105,9 +118,11 @@ class FeatureMapPanel(PlotPanel):
             return
         step, array = self.latest[self.node]
         name = f"<b>{self.node}</b>" + (f" ({self.block})" if self.block else "")
-        note = self._draw(array)
-        self.title.setText(f"{name} · {style.shape_text(array.shape)} · step {step}"
-                           + (f" · {note}" if note else ""))
+        if isinstance(array, EdgeAttention):
+            what, note = array.describe(), self._draw_graph(array)
+        else:
+            what, note = style.shape_text(array.shape), self._draw(array)
+        self.title.setText(f"{name} · {what} · step {step}" + (f" · {note}" if note else ""))
 
     def _draw(self, array: np.ndarray) -> str:
         """Draw `array` in the mode its shape asks for; returns a note for the title."""
@@ -157,15 +172,49 @@ class FeatureMapPanel(PlotPanel):
         self.plot.autoRange(padding=0.01)
         return "attention weights" if attention else ""
 
+    def _draw_graph(self, attention: EdgeAttention) -> str:
+        layout = self.layouts.get(attention.key())
+        if layout is None:
+            self._lay_out(attention)
+            self._set_mode("empty")
+            return f"laying out the graph of {attention.nodes} nodes…"
+        self._set_mode("graph")
+        top = self.graph.draw(attention, layout)
+        self.colorbar.setLevels((0.0, top))
+        self.plot.autoRange(padding=0.04)
+        return "each half-edge: how much its node attends to that neighbour; fill: to itself"
+
+    def _lay_out(self, attention: EdgeAttention) -> None:
+        """Place the graph's nodes once, off the GUI thread (seconds for thousands of nodes)."""
+        key = attention.key()
+        if key in self._laying_out:
+            return
+        self._laying_out.add(key)
+        if self._layout_tasks is None:
+            self._layout_tasks = BackgroundTasks(self)
+
+        def done(layout: np.ndarray) -> None:
+            self._laying_out.discard(key)
+            self.layouts[key] = layout
+            self.mark_dirty()
+            self.laid_out.emit()
+
+        def failed(message: str) -> None:
+            self._laying_out.discard(key)
+            self.title.setText(f"cannot lay out the graph: {message}")
+
+        self._layout_tasks.start(lambda: graph_layout(attention), done, failed)
+
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
         self.grid_image.setVisible(mode == "grid")
         self.heat_image.setVisible(mode == "heat")
         self.bars.setVisible(mode == "bars")
-        self.colorbar.setVisible(mode == "heat")
+        self.graph.setVisible(mode == "graph")
+        self.colorbar.setVisible(mode in ("heat", "graph"))
         axes = mode in ("heat", "bars")
         for name in ("left", "bottom"):
             self.plot.showAxis(name, axes)
         self.grid.setVisible(mode == "bars")
-        self.plot.setAspectLocked(mode == "grid")
+        self.plot.setAspectLocked(mode in ("grid", "graph"))
         self.plot.invertY(mode in ("grid", "heat"))

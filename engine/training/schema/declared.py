@@ -19,7 +19,7 @@ TASKS: dict[str, str] = {
     "gan": "a generator against a discriminator (networks `generator`, `discriminator`)",
     "dqn": "deep Q-learning on a gymnasium environment (network `q_network`)",
     "q_learning": "tabular Q-learning with a bias-free Linear as the Q-table",
-    "node_classification": "predict a class per node of a graph (GraphConv networks)",
+    "node_classification": "predict a class per node of a graph (GraphConv or GATConv networks)",
     "perceptron": "Rosenblatt's perceptron rule on Input → Linear → Step → Output",
 }
 
