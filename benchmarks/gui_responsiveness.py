@@ -53,6 +53,9 @@ from gui.theme import apply_theme  # noqa: E402
 from gui.training.controller import TrainingController  # noqa: E402
 
 PROBE_MS = 5
+# A run's length on a quiet 2-core machine (GUI run): replays take as long, whatever the recording took.
+REPLAY_SECONDS = {"CNN preset": 8.0, "event flood (MLP)": 5.0}
+CLI_THREADS = torch.get_num_threads()  # what `netcanvas train` trains on: torch's default
 STALL_TARGET_MS, P99_TARGET_MS, RATIO_TARGET = 50.0, 16.0, 0.9
 
 
@@ -138,16 +141,16 @@ def steps_per_epoch(doc, device: str) -> int:
 
 def scenario(name: str, doc, epochs: int, args, panel, controller, probe) -> dict:
     options = RunOptions(epochs=epochs, device=args.device)
-    rows: dict[str, list[float]] = {k: [] for k in ("stall", "p99", "cpu", "gui", "headless", "default")}
+    rows: dict[str, list[float]] = {k: [] for k in ("stall", "p99", "cpu", "gui", "cli", "worker")}
     for _ in range(args.repeats):
         rate, lateness = run_gui(panel, controller, doc, options, probe)
         rows["stall"].append(float(lateness.max()))
         rows["p99"].append(float(np.percentile(lateness, 99)))
         rows["gui"].append(rate)
         rows["cpu"].append(100 * probe.gui_share)
-        rows["headless"].append(run_headless(doc, options, controller.threads))
-        if args.default_threads:
-            rows["default"].append(run_headless(doc, options, None))
+        rows["cli"].append(run_headless(doc, options, CLI_THREADS))
+        if controller.threads != CLI_THREADS:  # is a gap the thread count or the GUI's cost?
+            rows["worker"].append(run_headless(doc, options, controller.threads))
         QApplication.processEvents()
     return {"name": name, **{k: v for k, v in rows.items() if v}}
 
@@ -186,45 +189,97 @@ def _timed(method, label: str, main: threading.Thread):
 
 
 def print_slots() -> None:
-    print(f"\n{'GUI-thread CPU per call (ms)':38}{'calls':>8}{'max':>8}{'p99':>8}{'total':>9}")
+    print(f"\n{'GUI-thread CPU per call (ms)':38}{'calls':>8}{'median':>8}{'max':>8}{'total':>9}")
     for label, calls in sorted(SLOT_CALLS.items(), key=lambda item: -max(item[1])):
-        print(f"{label:38}{len(calls):8}{max(calls):8.1f}{np.percentile(calls, 99):8.1f}{sum(calls):9.1f}")
+        print(f"{label:38}{len(calls):8}{statistics.median(calls):8.1f}{max(calls):8.1f}{sum(calls):9.1f}")
 
 
 def print_table(results: list[dict], threads: int) -> None:
-    print(f"\n{'':38}" + "".join(f"{r['name']:>18}" for r in results) + "   target")
+    print(f"\n{'':44}" + "".join(f"{r['name']:>18}" for r in results) + "   target")
 
     def row(label: str, values: list[str], target: str = "") -> None:
-        print(f"{label:38}" + "".join(f"{v:>18}" for v in values) + f"   {target}")
+        print(f"{label:44}" + "".join(f"{v:>18}" for v in values) + f"   {target}")
 
     med = statistics.median
     row("longest event-loop stall (ms)", [f"{max(r['stall']):.1f}" for r in results], f"≤ {STALL_TARGET_MS:g}")
     row("99th percentile lateness (ms)", [f"{med(r['p99']):.1f}" for r in results], f"≤ {P99_TARGET_MS:g}")
     row("GUI thread busy (% of the run)", [f"{med(r['cpu']):.0f}" for r in results])
-    row("GUI run, samples/s", [f"{med(r['gui']):,.0f}" for r in results])
-    row(f"headless, {threads} torch thread(s), samples/s", [f"{med(r['headless']):,.0f}" for r in results])
-    row("ratio GUI / headless", [f"{med(r['gui']) / med(r['headless']):.2f}" for r in results],
+    row(f"GUI run ({threads} torch threads), samples/s", [f"{med(r['gui']):,.0f}" for r in results])
+    row(f"netcanvas train ({CLI_THREADS} threads), samples/s", [f"{med(r['cli']):,.0f}" for r in results])
+    row("ratio GUI / netcanvas train", [f"{med(r['gui']) / med(r['cli']):.2f}" for r in results],
         f"≥ {RATIO_TARGET:g}")
-    if all("default" in r for r in results):
-        row(f"headless, {torch.get_num_threads()} torch threads (info)",
-            [f"{med(r['default']):,.0f}" for r in results])
+    if all(r.get("worker") for r in results):
+        row(f"headless at {threads} threads (info)", [f"{med(r['worker']):,.0f}" for r in results])
 
 
-def main() -> None:
+def record(doc, options: RunOptions) -> list[tuple[float, object]]:
+    """A headless run's events with the second each came at (for --replay)."""
+    began = time.perf_counter()
+    return [(time.perf_counter() - began, e) for e in make_trainer(doc.copy(), options).run()]
+
+
+def replay(panel: TrainingPanel, doc, events: list[tuple[float, object]], seconds: float,
+           probe: Probe) -> np.ndarray:
+    """Hand recorded events to the panel over `seconds` (their recorded pace, scaled), every
+    COLLECT_DELAY_MS as the controller would, with the collector held as during a run: the
+    GUI's own cost of a run, without a trainer competing for the cores."""
+    from gui.gc_guard import guard_garbage_collection
+    from gui.training.controller import COLLECT_DELAY_MS
+
+    scale = seconds / max(events[-1][0], 1e-9)
+    loop, pending = QEventLoop(), collections.deque((t * scale, e) for t, e in events)
+    timer = QTimer(interval=COLLECT_DELAY_MS)
+    collector = guard_garbage_collection()
+    collector.hold()
+    panel.begin_run(doc)
+    began = time.perf_counter()
+
+    def deliver() -> None:
+        now = time.perf_counter() - began
+        while pending and pending[0][0] <= now:
+            panel.handle(pending.popleft()[1])
+        if not pending:
+            timer.stop()
+            QTimer.singleShot(500, loop.quit)  # the last frames and the Results tab
+
+    timer.timeout.connect(deliver)
+    probe.start()
+    timer.start()
+    loop.exec()
+    probe.stop()
+    collector.release()
+    return probe.lateness()
+
+
+def main_replay(args, panel: TrainingPanel, probe: Probe, scenarios: list) -> None:
+    print(f"replaying recorded runs through the panel; load average {os.getloadavg()[0]:.1f}")
+    for name, doc, epochs in scenarios:
+        events = record(doc, RunOptions(epochs=epochs, device=args.device))
+        for _ in range(args.repeats):
+            lateness = replay(panel, doc, events, REPLAY_SECONDS[name], probe)
+            print(f"{name}: {len(events)} events in {REPLAY_SECONDS[name]:g} s, longest stall "
+                  f"{lateness.max():.1f} ms, p99 {np.percentile(lateness, 99):.1f} ms")
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default=str(ROOT / "presets" / "lenet_digits.json"))
     parser.add_argument("--steps", type=int, default=200, help="training steps of the CNN run")
     parser.add_argument("--repeats", type=int, default=3, help="GUI and headless runs alternate")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-flood", action="store_true", help="only the CNN scenario")
-    parser.add_argument("--default-threads", action="store_true",
-                        help="also time headless at torch's default thread count (slow on a busy machine)")
     parser.add_argument("--slots", action="store_true",
                         help="also time each call of the GUI thread's slots (CPU time, per call)")
-    args = parser.parse_args()
-    if args.slots:
-        time_slots()
+    parser.add_argument("--replay", action="store_true",
+                        help="no training alongside: replay recorded runs' events through the panel "
+                             "and time the slots (the GUI's own cost, valid on a busy machine)")
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
+    if args.slots or args.replay:
+        time_slots()
     app = QApplication.instance() or QApplication(sys.argv)
     apply_theme(app)
     controller = TrainingController()
@@ -237,21 +292,23 @@ def main() -> None:
 
     cnn = engine.load_document(args.preset)
     per_epoch = steps_per_epoch(cnn, args.device)  # also warms up data loading and kernels
-    epochs = max(1, math.ceil(args.steps / per_epoch))
-    print(f"{cnn.name}: {epochs} epochs × {per_epoch} steps, device {args.device}, "
-          f"GUI worker {controller.threads} torch thread(s), {os.cpu_count()} CPUs, "
-          f"{args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    results = [scenario("CNN preset", cnn, epochs, args, panel, controller, probe)]
+    scenarios = [("CNN preset", cnn, max(1, math.ceil(args.steps / per_epoch)))]
     if not args.skip_flood:
         from tests.helpers import iris_mlp
 
-        flood = iris_mlp(epochs=300, batch_size=8, device=args.device)
-        results.append(scenario("event flood (MLP)", flood, 300, args, panel, controller, probe))
+        scenarios.append(("event flood (MLP)", iris_mlp(epochs=300, batch_size=8, device=args.device), 300))
+    print(f"{cnn.name}: {scenarios[0][2]} epochs × {per_epoch} steps, device {args.device}, "
+          f"GUI worker {controller.threads} torch thread(s), `netcanvas train` {CLI_THREADS}, "
+          f"{os.cpu_count()} CPUs, {args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if args.replay:
+        main_replay(args, panel, probe, scenarios)
+    else:
+        results = [scenario(name, doc, epochs, args, panel, controller, probe) for name, doc, epochs in scenarios]
+        print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print_table(results, controller.threads)
     controller.shutdown()
-    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print_table(results, controller.threads)
-    if args.slots:
+    if args.slots or args.replay:
         print_slots()
     panel.close()  # tear the widgets down now, not during interpreter finalisation
     panel.deleteLater()

@@ -70,6 +70,7 @@ class ResultsPanel(PlotPanel):
         self.view.ci.layout.setColumnStretchFactor(0, 3)
         self.view.ci.layout.setColumnStretchFactor(1, 2)
         self.texts: list[tuple[pg.PlotItem, pg.TextItem]] = []
+        self._layers: dict[pg.PlotItem, pg.ItemGroup] = {}
         self._pending_texts: list[tuple] = []  # _add_text arguments still to make
         self._text_timer = QTimer(self, singleShot=True, interval=0)
         self._text_timer.timeout.connect(self._add_pending_texts)
@@ -162,12 +163,23 @@ class ResultsPanel(PlotPanel):
         item = pg.TextItem(text, color=color, anchor=anchor)
         item.setFont(style.label_font(size, bold))
         item.setPos(*pos)
-        plot.addItem(item)
+        item.setParentItem(self._text_layer(plot))
         self.texts.append((plot, item))
 
+    def _text_layer(self, plot: pg.PlotItem) -> pg.ItemGroup:
+        """One item per plot holding its labels: adding a label is a setParentItem, and clearing
+        is one removal, not a plot.addItem/removeItem per label (each re-fits the view's range)."""
+        layer = self._layers.get(plot)
+        if layer is None:
+            layer = self._layers[plot] = pg.ItemGroup()
+            plot.addItem(layer, ignoreBounds=True)
+        return layer
+
     def _clear_texts(self) -> None:
+        """Forget the labels in one step per plot (a run's Results reset during Run)."""
         self._pending_texts = []
         self._text_timer.stop()
-        for plot, item in self.texts:
-            plot.removeItem(item)
+        for plot, layer in self._layers.items():
+            plot.removeItem(layer)
+        self._layers: dict[pg.PlotItem, pg.ItemGroup] = {}
         self.texts = []
