@@ -22,7 +22,7 @@ from engine.training import Finished
 from gui.plots import style
 from gui.plots.base import PlotPanel
 
-TEXTS_PER_TICK = 16  # ~8 ms of GUI time per timer tick
+TEXTS_PER_TICK = 8  # count labels made per timer tick: a few milliseconds a turn
 MAX_TEXT_CLASSES = 25  # beyond this the counts would not fit in their cells
 HINT = "The confusion matrix and per-class accuracy appear here when a classifier finishes."
 
