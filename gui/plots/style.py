@@ -186,6 +186,17 @@ def fast_plot(plot: pg.PlotItem) -> pg.PlotItem:
     return plot
 
 
+POINTS_PER_PIXEL = 1.0  # auto-downsampling bins: peak mode then draws 2 points per pixel column
+
+
+def few_points_per_pixel(item: pg.PlotDataItem) -> pg.PlotDataItem:
+    """Downsample a long curve to a bin per pixel (pyqtgraph's default bins five pixels' worth
+    less: a 4,000-step curve on a 1,000-pixel plot was drawn whole, and a 2-pixel pen costs per
+    segment). Peak mode keeps each bin's min and max, so spikes still show."""
+    item.opts["autoDownsampleFactor"] = POINTS_PER_PIXEL
+    return item
+
+
 def legend(plot: pg.PlotItem, columns: int = 4) -> pg.LegendItem:
     """A one-line legend in its own row between the title and the data, so it never covers
     a curve (a legend floating over the view box hid the accuracy climbing into it)."""
