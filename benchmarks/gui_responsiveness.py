@@ -166,32 +166,42 @@ SLOT_CALLS: dict[str, list[float]] = collections.defaultdict(list)
 
 
 def time_slots() -> None:
-    """Record the GUI-thread CPU time of each call of the GUI's run-time slots (--slots)."""
+    """Record the GUI-thread CPU time of each call of the GUI's run-time slots (--slots).
+
+    Paints and refreshes are named after the panel they belong to (the curves' paint, ...)."""
     from gui.gc_guard import GuiCollector
-    from gui.plots import curves, feature_maps, progress, results, style
+    from gui.plots import curves, feature_maps, progress, results, rl, samples, style
     from gui.plots.base import PlotPanel
 
-    watched = [(style.TimedLayoutWidget, "paintEvent"), (PlotPanel, "refresh"),
-               (TrainingController, "start"), (TrainingController, "_drain"),
-               (TrainingController, "_finish"), (TrainingPanel, "begin_run"), (TrainingPanel, "handle"),
-               (curves.CurvePanel, "redraw"), (curves.CurvePanel, "reset"),
-               (feature_maps.FeatureMapPanel, "redraw"), (results.ResultsPanel, "redraw"),
-               (progress.ProgressWidget, "handle"), (GuiCollector, "check")]
+    def owner(widget) -> str:
+        while widget is not None and not isinstance(widget, PlotPanel):
+            widget = widget.parent()
+        return type(widget).__name__ if widget is not None else "?"
+
+    watched = [(style.TimedLayoutWidget, "paintEvent", lambda w: f"paint of {owner(w)}"),
+               (PlotPanel, "refresh", lambda p: f"{type(p).__name__}.refresh")]
+    watched += [(cls, name, None) for cls, name in (
+        (TrainingController, "start"), (TrainingController, "_drain"), (TrainingController, "_finish"),
+        (TrainingPanel, "begin_run"), (TrainingPanel, "handle"), (TrainingPanel, "panel"),
+        (curves.CurvePanel, "redraw"), (curves.CurvePanel, "reset"), (feature_maps.FeatureMapPanel, "redraw"),
+        (results.ResultsPanel, "redraw"), (results.ResultsPanel, "_add_pending_texts"),
+        (samples.SamplesPanel, "redraw"), (rl.RLPanel, "redraw"),
+        (progress.ProgressWidget, "handle"), (progress.ProgressWidget, "update_text"), (GuiCollector, "check"))]
     main = threading.main_thread()
-    for cls, name in watched:
-        setattr(cls, name, _timed(getattr(cls, name), f"{cls.__name__}.{name}", main))
+    for cls, name, label in watched:
+        setattr(cls, name, _timed(getattr(cls, name), label or (lambda _, n=f"{cls.__name__}.{name}": n), main))
 
 
-def _timed(method, label: str, main: threading.Thread):
+def _timed(method, label, main: threading.Thread):
     @functools.wraps(method)
-    def wrapper(*args, **kwargs):
+    def wrapper(self, *args, **kwargs):
         if threading.current_thread() is not main:
-            return method(*args, **kwargs)
+            return method(self, *args, **kwargs)
         began = time.thread_time()
         try:
-            return method(*args, **kwargs)
+            return method(self, *args, **kwargs)
         finally:
-            SLOT_CALLS[label].append(1e3 * (time.thread_time() - began))
+            SLOT_CALLS[label(self)].append(1e3 * (time.thread_time() - began))
     return wrapper
 
 

@@ -125,25 +125,26 @@ def test_the_metric_title_is_set_only_when_it_changes(qtbot, monkeypatch):
     assert titles == ["accuracy per epoch"]
 
 
-def test_a_reset_takes_the_results_labels_off_in_one_removal(qtbot, monkeypatch):
+def test_a_reset_hides_the_results_labels_at_once_and_the_next_matrix_reuses_them(qtbot, monkeypatch):
     results = ResultsPanel()
     qtbot.addWidget(results)
-    results.handle(Finished({"confusion_matrix": np.diag([5, 6, 7]).tolist()}, False, 1.0))
+    results.show()
+    results.handle(Finished({"confusion_matrix": np.diag([5, 6, 7, 4]).tolist()}, False, 1.0))
     results.flush()
     labels = [item for _, item in results.texts]
-    assert len(labels) == 9 + 3 and all(item.scene() is results.view.scene() for item in labels)
+    assert len(labels) == 16 + 4 and all(item.isVisible() for item in labels)
     removed: list = []
     original = pg.PlotItem.removeItem
     monkeypatch.setattr(pg.PlotItem, "removeItem", lambda self, item: removed.append(item) or original(self, item))
     results.reset("classification")
-    assert len(removed) == 2  # one layer per plot, not one call per label
-    assert not any(item.scene() is results.view.scene() for item in labels)
-
-
-def test_the_tasks_other_tabs_are_built_one_per_idle_turn(panel, qtbot):
-    assert panel.build_next() and set(panel.panels) == {"curves", "features"}
-    assert panel.build_next() and set(panel.panels) == {"curves", "features", "results"}
-    assert not panel.build_next()
-    panel.reset("gan")
-    qtbot.waitUntil(lambda: {"samples", "curves", "features"} <= set(panel.panels), timeout=5000)
-    assert "rl" not in panel.panels
+    assert removed == [] and results.texts == []
+    assert not any(item.isVisible() for item in labels)
+    results.handle(Finished({"confusion_matrix": np.diag([8, 9, 3]).tolist()}, False, 1.0))
+    results.redraw()
+    assert not any(item.isVisible() for _, item in results.texts)  # shown once all are made
+    results.flush()
+    shown = [item for _, item in results.texts]
+    assert set(shown) <= set(labels) and len(shown) == 9 + 3
+    assert all(item.isVisible() for item in shown)
+    assert not any(item.isVisible() for item in set(labels) - set(shown))
+    assert sorted(item.toPlainText() for item in shown if "%" not in item.toPlainText()) == ["0"] * 6 + ["3", "8", "9"]
