@@ -43,8 +43,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, Qt, QTimer, qInstallMessageHandler  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMenu  # noqa: E402
 
 import engine  # noqa: E402
 from engine.training import RunOptions, Started, Step, make_trainer  # noqa: E402
@@ -53,6 +53,7 @@ from gui.theme import apply_theme  # noqa: E402
 from gui.training.controller import TrainingController  # noqa: E402
 
 PROBE_MS = 5
+MENU_EVERY_MS, MENU_OPEN_MS = 700, 150  # a menu pops up this often during a run, stays open this long
 # A run's length on a quiet 2-core machine (GUI run): replays take as long, whatever the recording took.
 REPLAY_SECONDS = {"CNN preset": 8.0, "event flood (MLP)": 5.0}
 CLI_THREADS = torch.get_num_threads()  # what `netcanvas train` trains on: torch's default
@@ -86,6 +87,48 @@ class Probe:
         return np.maximum(np.array(self.gaps or [0.0]) - PROBE_MS, 0.0)
 
 
+class MenuProbe(QObject):
+    """Pops a menu up every MENU_EVERY_MS and records how long it takes to appear (ms): from
+    popup() to its first paint, which waits for whatever the event loop is doing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.menu = QMenu()
+        for i in range(12):
+            self.menu.addAction(f"Item {i}")
+        self.menu.installEventFilter(self)
+        self.timer = QTimer(interval=MENU_EVERY_MS)
+        self.timer.timeout.connect(self._open)
+        self.times: list[float] = []
+        self._asked: float | None = None
+
+    def start(self) -> None:
+        self.times, self._asked = [], None
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.menu.hide()
+
+    def idle_times(self, count: int = 10) -> list[float]:
+        """The same measure with nothing else running (the reference)."""
+        self.start()
+        idle(count * MENU_EVERY_MS / 1000 + 0.1)
+        self.stop()
+        return self.times
+
+    def _open(self) -> None:
+        self._asked = time.perf_counter()
+        self.menu.popup(QPoint(40, 40))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint and self._asked is not None:
+            self.times.append(1e3 * (time.perf_counter() - self._asked))
+            self._asked = None
+            QTimer.singleShot(MENU_OPEN_MS, self.menu.hide)
+        return False
+
+
 def idle(seconds: float) -> None:
     """Run the event loop for `seconds` (the window settles as it would before a person acts)."""
     loop = QEventLoop()
@@ -114,7 +157,7 @@ def run_headless(doc, options: RunOptions, threads: int | None) -> float:
 
 
 def run_gui(panel: TrainingPanel, controller: TrainingController, doc, options: RunOptions,
-            probe: Probe) -> tuple[float, np.ndarray]:
+            probe: Probe, menu: MenuProbe) -> tuple[float, np.ndarray]:
     steps: list[tuple[float, int]] = []
 
     def on_step(event: Step) -> None:
@@ -126,11 +169,13 @@ def run_gui(panel: TrainingPanel, controller: TrainingController, doc, options: 
     controller.failed.connect(loop.quit)
     panel.begin_run(doc)
     probe.start()
+    menu.start()
     cpu, wall = time.thread_time(), time.perf_counter()
     errors = controller.start(doc, options)
     if errors:
         raise SystemExit("the document has errors:\n" + "\n".join(errors))
     loop.exec()
+    menu.stop()
     probe.stop()
     probe.gui_share = (time.thread_time() - cpu) / (time.perf_counter() - wall)
     controller.step.disconnect(on_step)
@@ -146,11 +191,12 @@ def steps_per_epoch(doc, device: str) -> int:
     raise SystemExit("the trainer did not start")
 
 
-def scenario(name: str, doc, epochs: int, args, panel, controller, probe) -> dict:
+def scenario(name: str, doc, epochs: int, args, panel, controller, probe, menu) -> dict:
     options = RunOptions(epochs=epochs, device=args.device)
-    rows: dict[str, list[float]] = {k: [] for k in ("stall", "p99", "cpu", "gui", "cli", "worker")}
+    rows: dict[str, list[float]] = {k: [] for k in ("stall", "p99", "cpu", "gui", "cli", "worker", "menu")}
     for _ in range(args.repeats):
-        rate, lateness = run_gui(panel, controller, doc, options, probe)
+        rate, lateness = run_gui(panel, controller, doc, options, probe, menu)
+        rows["menu"] += menu.times
         rows["stall"].append(float(lateness.max()))
         rows["p99"].append(float(np.percentile(lateness, 99)))
         rows["gui"].append(rate)
@@ -211,7 +257,7 @@ def print_slots() -> None:
         print(f"{label:38}{len(calls):8}{statistics.median(calls):8.1f}{max(calls):8.1f}{sum(calls):9.1f}")
 
 
-def print_table(results: list[dict], threads: int) -> None:
+def print_table(results: list[dict], threads: int, idle_menu: list[float]) -> None:
     print(f"\n{'':44}" + "".join(f"{r['name']:>18}" for r in results) + "   target")
 
     def row(label: str, values: list[str], target: str = "") -> None:
@@ -225,6 +271,10 @@ def print_table(results: list[dict], threads: int) -> None:
     row(f"netcanvas train ({CLI_THREADS} threads), samples/s", [f"{med(r['cli']):,.0f}" for r in results])
     row("ratio GUI / netcanvas train", [f"{med(r['gui']) / med(r['cli']):.2f}" for r in results],
         f"≥ {RATIO_TARGET:g}")
+    row("menu opens during the run, median (ms)", [f"{med(r['menu']):.1f}" for r in results],
+        f"≈ idle {med(idle_menu):.1f}")
+    row("menu opens during the run, worst (ms)", [f"{max(r['menu']):.1f}" for r in results],
+        f"≈ idle {max(idle_menu):.1f}")
     if all(r.get("worker") for r in results):
         row(f"headless at {threads} threads (info)", [f"{med(r['worker']):,.0f}" for r in results])
 
@@ -236,7 +286,7 @@ def record(doc, options: RunOptions) -> list[tuple[float, object]]:
 
 
 def replay(panel: TrainingPanel, doc, events: list[tuple[float, object]], seconds: float,
-           probe: Probe) -> np.ndarray:
+           probe: Probe, menu: MenuProbe) -> np.ndarray:
     """Hand recorded events to the panel over `seconds` (their recorded pace, scaled), every
     COLLECT_DELAY_MS as the controller would, with the collector held as during a run: the
     GUI's own cost of a run, without a trainer competing for the cores."""
@@ -261,21 +311,27 @@ def replay(panel: TrainingPanel, doc, events: list[tuple[float, object]], second
 
     timer.timeout.connect(deliver)
     probe.start()
+    menu.start()
+    cpu, wall = time.thread_time(), time.perf_counter()
     timer.start()
     loop.exec()
+    probe.gui_share = (time.thread_time() - cpu) / (time.perf_counter() - wall)
+    menu.stop()
     probe.stop()
     collector.release()
     return probe.lateness()
 
 
-def main_replay(args, panel: TrainingPanel, probe: Probe, scenarios: list) -> None:
+def main_replay(args, panel: TrainingPanel, probe: Probe, menu: MenuProbe, scenarios: list) -> None:
     print(f"replaying recorded runs through the panel; load average {os.getloadavg()[0]:.1f}")
     for name, doc, epochs in scenarios:
         events = record(doc, RunOptions(epochs=epochs, device=args.device))
         for _ in range(args.repeats):
-            lateness = replay(panel, doc, events, REPLAY_SECONDS[name], probe)
+            lateness = replay(panel, doc, events, REPLAY_SECONDS[name], probe, menu)
             print(f"{name}: {len(events)} events in {REPLAY_SECONDS[name]:g} s, longest stall "
-                  f"{lateness.max():.1f} ms, p99 {np.percentile(lateness, 99):.1f} ms")
+                  f"{lateness.max():.1f} ms, p99 {np.percentile(lateness, 99):.1f} ms, GUI thread busy "
+                  f"{100 * probe.gui_share:.0f} %, menu opens in {statistics.median(menu.times):.1f} ms "
+                  f"(max {max(menu.times):.1f})")
 
 
 def parse_args() -> argparse.Namespace:
@@ -293,8 +349,15 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def quiet_platform_notes(kind, context, message: str) -> None:
+    """Drop the offscreen platform's notes on what it cannot do (raise, keyboard grabs)."""
+    if "This plugin does not support" not in message:
+        sys.stderr.write(message + "\n")
+
+
 def main() -> None:
     args = parse_args()
+    qInstallMessageHandler(quiet_platform_notes)
     if args.slots or args.replay:
         time_slots()
     app = QApplication.instance() or QApplication(sys.argv)
@@ -306,7 +369,10 @@ def main() -> None:
     panel.show()
     panel.select_node("conv1", "Conv2d")  # activations flow as they would with a node selected
     idle(1.0)  # the window opened a moment before Run: its tabs are built in idle turns
-    probe = Probe()
+    probe, menu = Probe(), MenuProbe()
+    menu.idle_times(2)  # the first popup polishes the menu
+    idle_menu = menu.idle_times()
+    print(f"a menu opens in {statistics.median(idle_menu):.1f} ms when idle (max {max(idle_menu):.1f})")
 
     cnn = engine.load_document(args.preset)
     per_epoch = steps_per_epoch(cnn, args.device)  # also warms up data loading and kernels
@@ -320,11 +386,12 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, {args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms; "
           f"load average {os.getloadavg()[0]:.1f}")
     if args.replay:
-        main_replay(args, panel, probe, scenarios)
+        main_replay(args, panel, probe, menu, scenarios)
     else:
-        results = [scenario(name, doc, epochs, args, panel, controller, probe) for name, doc, epochs in scenarios]
+        results = [scenario(name, doc, epochs, args, panel, controller, probe, menu)
+                   for name, doc, epochs in scenarios]
         print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        print_table(results, controller.threads)
+        print_table(results, controller.threads, idle_menu)
     controller.shutdown()
     if args.slots or args.replay:
         print_slots()
