@@ -224,18 +224,19 @@ def time_slots() -> None:
             widget = widget.parent()
         return type(widget).__name__ if widget is not None else "?"
 
-    watched = [(style.TimedLayoutWidget, "paintEvent", lambda w: f"paint of {owner(w)}"),
-               (PlotPanel, "refresh", lambda p: f"{type(p).__name__}.refresh")]
+    watched = [(style.TimedLayoutWidget, "paintEvent", lambda w, _: f"paint of {owner(w)}"),
+               (PlotPanel, "refresh", lambda p, _: f"{type(p).__name__}.refresh"),
+               (TrainingPanel, "handle", lambda _, args: f"TrainingPanel.handle({type(args[0]).__name__})")]
     watched += [(cls, name, None) for cls, name in (
         (TrainingController, "start"), (TrainingController, "_drain"), (TrainingController, "_finish"),
-        (TrainingPanel, "begin_run"), (TrainingPanel, "handle"), (TrainingPanel, "panel"),
+        (TrainingPanel, "begin_run"), (TrainingPanel, "panel"),
         (curves.CurvePanel, "redraw"), (curves.CurvePanel, "reset"), (feature_maps.FeatureMapPanel, "redraw"),
         (results.ResultsPanel, "redraw"), (results.ResultsPanel, "_add_pending_texts"),
         (samples.SamplesPanel, "redraw"), (rl.RLPanel, "redraw"),
         (progress.ProgressWidget, "handle"), (progress.ProgressWidget, "update_text"), (GuiCollector, "check"))]
     main = threading.main_thread()
     for cls, name, label in watched:
-        setattr(cls, name, _timed(getattr(cls, name), label or (lambda _, n=f"{cls.__name__}.{name}": n), main))
+        setattr(cls, name, _timed(getattr(cls, name), label or (lambda *_, n=f"{cls.__name__}.{name}": n), main))
 
 
 def _timed(method, label, main: threading.Thread):
@@ -247,7 +248,7 @@ def _timed(method, label, main: threading.Thread):
         try:
             return method(self, *args, **kwargs)
         finally:
-            SLOT_CALLS[label(self)].append(1e3 * (time.thread_time() - began))
+            SLOT_CALLS[label(self, args)].append(1e3 * (time.thread_time() - began))
     return wrapper
 
 
