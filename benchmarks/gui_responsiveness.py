@@ -236,6 +236,8 @@ def time_slots() -> None:
         (progress.ProgressWidget, "handle"), (progress.ProgressWidget, "update_text"), (GuiCollector, "check"))]
     main = threading.main_thread()
     for cls, name, label in watched:
+        if not hasattr(cls, name):  # an older tree (comparing before and after a change)
+            continue
         setattr(cls, name, _timed(getattr(cls, name), label or (lambda *_, n=f"{cls.__name__}.{name}": n), main))
 
 
