@@ -2,22 +2,28 @@
 
 Trains a preset (the LeNet CNN by default) flat out through `TrainingController`
 in an offscreen QApplication with the `TrainingPanel` shown and redrawing,
-while a 5 ms QTimer probes the event loop and records how late each tick is.
-The same trainer then runs headless in this process, at the same torch thread
-count as the GUI's worker (with --default-threads also at torch's default).
-A second scenario floods the GUI with events (a tiny MLP making thousands of
-steps a second) to exercise the controller's coalescing.
+while a 5 ms QTimer probes the event loop and records how late each tick is,
+and a menu pops up every MENU_EVERY_MS (how long until it paints, against the
+same when idle). The same trainer then runs headless in this process at torch's
+default thread count, as `netcanvas train` does (and, where the GUI's worker
+uses fewer, at that count too, for information). A second scenario floods the
+GUI with events (a tiny MLP making thousands of steps a second) to exercise the
+controller's coalescing.
 
-Targets from issue 6: longest stall ≤ 50 ms, 99th percentile ≤ 16 ms, GUI
-throughput ≥ 0.9× headless.
+Targets from issue 12: longest stall ≤ 50 ms, 99th percentile ≤ 16 ms, GUI
+throughput ≥ 0.9× `netcanvas train`, a menu opens during a run as fast as idle.
+The full table, on a quiet machine:
 
-    python benchmarks/gui_responsiveness.py [--steps 200] [--repeats 3] [--device cpu] [--slots]
+    python benchmarks/gui_responsiveness.py --repeats 5 --slots
 
 --slots also times every call of the slots and callbacks that run on the GUI
-thread during a run (plot redraws and paints, the controller's event drain,
-run start and end, the garbage collector) in GUI-thread CPU time, which other
-processes on a shared machine inflate far less than the wall-clock stalls:
-the per-call maximum names the stall to remove.
+thread during a run (each panel's paint and refresh, the panel's handler per
+event kind, the controller's event drain, run start and end, the garbage
+collector) in GUI-thread CPU time, which other processes on a shared machine
+inflate far less than the wall-clock stalls: the per-call maximum names the
+stall to remove. --replay trains nothing alongside: it records each scenario's
+events headless, replays them through the panel at a quiet machine's pace and
+prints the same per-call table (the GUI's own cost, usable on a busy machine).
 
 Medians over the repeats, except the longest stall (the worst of all). On a
 machine shared with other work, the ratio moves by a few hundredths between
