@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from engine.training import Activations, Epoch, Finished, Started, Step
 from gui.plots.curves import CurvePanel
@@ -148,3 +149,22 @@ def test_a_reset_hides_the_results_labels_at_once_and_the_next_matrix_reuses_the
     assert all(item.isVisible() for item in shown)
     assert not any(item.isVisible() for item in set(labels) - set(shown))
     assert sorted(item.toPlainText() for item in shown if "%" not in item.toPlainText()) == ["0"] * 6 + ["3", "8", "9"]
+
+
+def test_a_legend_gaining_its_first_entry_leaves_the_plots_where_they_are(qtbot):
+    curves = CurvePanel()
+    qtbot.addWidget(curves)
+    curves.resize(900, 500)
+    curves.show()
+    qtbot.waitExposed(curves)
+
+    def view_sizes() -> list[float]:
+        for _ in range(3):  # the layout requests the legends posted
+            QApplication.processEvents()
+        return [p.vb.size().height() for p in curves.plots]
+
+    empty = view_sizes()
+    one_epoch(curves)
+    curves.flush()
+    assert all(legend.isVisible() for legend in curves.legends.values())
+    assert view_sizes() == empty
