@@ -6,7 +6,9 @@
   curve items, not by plotting new ones.
 - The metric plot's title is set only when its text changes (a new title re-lays out
   all four curve plots).
-- The Results labels live in one layer per plot: a reset takes them off in one removal.
+- The Results labels are hidden at once on a reset and reused by the next matrix.
+- Legends reserve a row from the start: filling them does not move the plots.
+- Long epoch curves are drawn without a dot per epoch.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from engine.training import Activations, Epoch, Finished, Started, Step
-from gui.plots.curves import CurvePanel
+from gui.plots.curves import MARKED_EPOCHS, CurvePanel
 from gui.plots.panel import TrainingPanel
 from gui.plots.results import ResultsPanel
 
@@ -168,3 +170,16 @@ def test_a_legend_gaining_its_first_entry_leaves_the_plots_where_they_are(qtbot)
     curves.flush()
     assert all(legend.isVisible() for legend in curves.legends.values())
     assert view_sizes() == empty
+
+
+def test_long_epoch_curves_drop_their_dots(qtbot):
+    curves = CurvePanel()
+    qtbot.addWidget(curves)
+    for epoch in range(1, MARKED_EPOCHS + 1):
+        curves.add_epoch(epoch, {"loss": 1.0 / epoch}, {"loss": 1.1 / epoch})
+    curves.flush()
+    assert all(item.opts["symbol"] == "o" for item in curves.epoch_items.values())
+    curves.add_epoch(MARKED_EPOCHS + 1, {"loss": 0.01}, {"loss": 0.011})
+    curves.flush()
+    assert all(item.opts["symbol"] is None for item in curves.epoch_items.values())
+    assert len(curves.epoch_items[("val", "loss")].getData()[0]) == MARKED_EPOCHS + 1

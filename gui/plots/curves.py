@@ -36,6 +36,7 @@ SMOOTH_POINTS = 8192  # a smoothed curve has no detail finer than this; wide pen
 LR_REFRESH_S = 1.0
 EPOCH_REFRESH_S = 0.25
 GHOST_POINTS = 4000
+MARKED_EPOCHS = 60  # epoch curves longer than this are drawn without a dot per epoch
 KEY_COLORS = {"loss": "blue", "generator": "orange", "discriminator": "purple",
               "accuracy": "green", "mse": "teal", "mae": "yellow"}
 # Keys of an epoch's train/val dicts that are losses (a GAN reports one per network).
@@ -370,7 +371,10 @@ class CurvePanel(PlotPanel):
         self._epochs_drawn = time.monotonic()
         for series, points in self.epochs.items():
             x, y = zip(*points, strict=True)
-            self.epoch_items[series].setData(x, y)
+            item = self.epoch_items[series]
+            if len(points) > MARKED_EPOCHS and item.opts["symbol"] is not None:
+                item.setSymbol(None)  # dots touch each other by then, and cost a scatter per redraw
+            item.setData(x, y)
         self._show_legends()
         keys = {key for _, key in self.epochs if key not in LOSS_KEYS}
         title = "Metrics per epoch" if not keys else ", ".join(sorted(keys)) + " per epoch"
