@@ -4,9 +4,9 @@ Trains a preset (the LeNet CNN by default) flat out through `TrainingController`
 in an offscreen QApplication with the `TrainingPanel` shown and redrawing,
 while a 5 ms QTimer probes the event loop and records how late each tick is,
 and a menu pops up every MENU_EVERY_MS (how long until it paints, against the
-same when idle). The same trainer then runs headless in this process at torch's
-default thread count, as `netcanvas train` does (and, where the GUI's worker
-uses fewer, at that count too, for information). A second scenario floods the
+same when idle). The same training then runs headless in a fresh process at
+torch's defaults, as `netcanvas train` does (and, where the GUI's worker uses
+fewer threads, in this process at that count too, for information). A second scenario floods the
 GUI with events (a tiny MLP making thousands of steps a second) to exercise the
 controller's coalescing.
 
@@ -162,6 +162,30 @@ def run_headless(doc, options: RunOptions, threads: int | None) -> float:
     return throughput(steps, int(doc.training.get("batch_size", 64)))
 
 
+def run_cli(doc, options: RunOptions) -> float:
+    """Samples/s of the same training in a fresh process with torch's defaults, as `netcanvas
+    train` runs it: nothing of this process (Qt, the GUI's collector, the worker's thread
+    pools) can slow or speed the reference."""
+    import subprocess
+    import tempfile
+
+    from engine.readwrite import save_document
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "run.json"
+        save_document(doc, path)
+        done = subprocess.run([sys.executable, __file__, "--headless", str(path), "--epochs", str(options.epochs),
+                               "--device", options.device], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return float(done.stdout.split()[-1])
+
+
+def headless_child(args: argparse.Namespace) -> None:
+    """--headless FILE: train it here at torch's defaults and print samples/s (for run_cli)."""
+    doc = engine.load_document(args.headless)
+    print(run_headless(doc, RunOptions(epochs=args.epochs, device=args.device), None))
+
+
 def run_gui(panel: TrainingPanel, controller: TrainingController, doc, options: RunOptions,
             probe: Probe, menu: MenuProbe) -> tuple[float, np.ndarray]:
     steps: list[tuple[float, int]] = []
@@ -207,7 +231,7 @@ def scenario(name: str, doc, epochs: int, args, panel, controller, probe, menu) 
         rows["p99"].append(float(np.percentile(lateness, 99)))
         rows["gui"].append(rate)
         rows["cpu"].append(100 * probe.gui_share)
-        rows["cli"].append(run_headless(doc, options, CLI_THREADS))
+        rows["cli"].append(run_cli(doc, options))
         if controller.threads != CLI_THREADS:  # is a gap the thread count or the GUI's cost?
             rows["worker"].append(run_headless(doc, options, controller.threads))
         QApplication.processEvents()
@@ -352,6 +376,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-flood", action="store_true", help="only the CNN scenario")
     parser.add_argument("--slots", action="store_true",
                         help="also time each call of the GUI thread's slots (CPU time, per call)")
+    parser.add_argument("--headless", metavar="FILE", help=argparse.SUPPRESS)  # run_cli's child
+    parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--replay", action="store_true",
                         help="no training alongside: replay recorded runs' events through the panel "
                              "and time the slots (the GUI's own cost, valid on a busy machine)")
@@ -366,6 +392,9 @@ def quiet_platform_notes(kind, context, message: str) -> None:
 
 def main() -> None:
     args = parse_args()
+    if args.headless:
+        headless_child(args)
+        return
     qInstallMessageHandler(quiet_platform_notes)
     if args.slots or args.replay:
         time_slots()
