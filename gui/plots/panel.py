@@ -142,7 +142,8 @@ class TrainingPanel(QWidget):
         return TASK_TABS.get(self.task, DEFAULT_TABS)
 
     def _tab_widget(self, key: str) -> QWidget:
-        return self.panels.get(key) or self._placeholders[key]
+        built = self.panels.get(key)
+        return built if built is not None else self._placeholders[key]
 
     @Slot(int)
     def _tab_shown(self, index: int) -> None:
