@@ -181,8 +181,10 @@ def run_cli(doc, options: RunOptions) -> float:
 
 
 def headless_child(args: argparse.Namespace) -> None:
-    """--headless FILE: train it here at torch's defaults and print samples/s (for run_cli)."""
+    """--headless FILE: train it here at torch's defaults and print samples/s (for run_cli),
+    after an epoch's warm-up, as the GUI's process had (data loading, kernels)."""
     doc = engine.load_document(args.headless)
+    steps_per_epoch(doc, args.device)
     print(run_headless(doc, RunOptions(epochs=args.epochs, device=args.device), None))
 
 
