@@ -36,6 +36,7 @@ SMOOTH_POINTS = 8192  # a smoothed curve has no detail finer than this; wide pen
 LR_REFRESH_S = 1.0
 EPOCH_REFRESH_S = 0.25
 GHOST_POINTS = 4000
+MARKED_EPOCHS = 60  # epoch curves longer than this are drawn without a dot per epoch
 KEY_COLORS = {"loss": "blue", "generator": "orange", "discriminator": "purple",
               "accuracy": "green", "mse": "teal", "mae": "yellow"}
 # Keys of an epoch's train/val dicts that are losses (a GAN reports one per network).
@@ -82,10 +83,11 @@ class _Run:
     items: list[tuple[pg.PlotItem, pg.PlotDataItem, str, str]] = field(default_factory=list)
 
     def restyle(self, age: int) -> None:
-        """Older runs fade further; only the newest is named in the legend."""
+        """Older runs fade further; only the newest is named in the legend. One-pixel pens:
+        Qt strokes wider ones as filled outlines, twice the cost of a frame for a faded copy."""
         alpha = max(25, style.GHOST_ALPHA // (age + 1))
         for _, item, key, split in self.items:
-            item.setPen(style.pen(key_color(key), 1.2, alpha, dashed=split == "train"))
+            item.setPen(style.pen(key_color(key), 1.0, alpha, dashed=split == "train"))
 
     def remove(self) -> None:
         for plot, item, _, _ in self.items:
@@ -160,13 +162,14 @@ class CurvePanel(PlotPanel):
     def reset(self, task: str = "", document_key: str | None = None) -> None:
         """A new run; the previous one is kept, faded, when it trained the same document."""
         same = document_key is not None and document_key == self._key
+        kept: set[pg.PlotDataItem] = set()
         if same and self._has_data():
-            self._keep_as_ghost()
+            kept = self._keep_as_ghost()
         elif not same:
             while self._ghosts:
                 self._ghosts.pop().remove()
         self._key = document_key
-        self._remove_run_items()
+        self._remove_run_items(kept)
         self._clear_data()
         self._stale = {"steps", "epochs", "lr"}
         super().reset(task)
@@ -174,19 +177,22 @@ class CurvePanel(PlotPanel):
     def _has_data(self) -> bool:
         return any(len(t.smooth) for t in self.tracks.values()) or bool(self.epochs)
 
-    def _keep_as_ghost(self) -> None:
-        """Re-draw this run's curves faded (few points) and drop runs beyond KEEP_RUNS.
+    def _keep_as_ghost(self) -> set[pg.PlotDataItem]:
+        """Keep this run's smoothed and epoch curves on the plots, faded and thinned; returns them.
 
-        Only the newest run's items are created and the oldest's removed: rebuilding
-        every kept run on each Run would make pressing Run a visible stall."""
+        The run's own items are restyled rather than re-plotted, and only the oldest kept
+        run's are removed: creating and removing plot items (each re-fits its view and
+        re-lays out a legend) made pressing Run a visible stall."""
         run = _Run()
         for key, track in self.tracks.items():
-            item = self.loss_plot.plot(*track.smooth.thinned(GHOST_POINTS))
-            run.items.append((self.loss_plot, item, key, "step"))
-        for (split, key), points in self.epochs.items():
-            plot = self._epoch_plot_for(key)
-            x, y = zip(*points, strict=True)
-            run.items.append((plot, plot.plot(x, y), key, split))
+            track.smooth_item.setData(*track.smooth.thinned(GHOST_POINTS))
+            run.items.append((self.loss_plot, track.smooth_item, key, "step"))
+        for (split, key), item in self.epoch_items.items():
+            item.setSymbol(None)
+            run.items.append((self._epoch_plot_for(key), item, key, split))
+        for plot, item, _, _ in run.items:
+            self.legends[plot].removeItem(item)
+            item.setZValue(0)  # under the new run's curves
         self._ghosts.appendleft(run)
         while len(self._ghosts) > KEEP_RUNS:
             self._ghosts.pop().remove()
@@ -197,17 +203,20 @@ class CurvePanel(PlotPanel):
                 legend.removeItem(kept.items[0][1])
         if run.items and run.items[0][0] is self.loss_plot:
             legend.addItem(run.items[0][1], "previous runs")
+        return {item for _, item, _, _ in run.items}
 
-    def _remove_run_items(self) -> None:
-        """Take the current run's curves off the plots (previous runs stay)."""
+    def _remove_run_items(self, kept: set[pg.PlotDataItem]) -> None:
+        """Take the current run's curves off the plots, except those `kept` as a previous run."""
         for track in self.tracks.values():
             for item in (track.raw_item, track.smooth_item):
-                self.legends[self.loss_plot].removeItem(item)
-                self.loss_plot.removeItem(item)
+                if item not in kept:
+                    self.legends[self.loss_plot].removeItem(item)
+                    self.loss_plot.removeItem(item)
         for (_, key), item in self.epoch_items.items():
-            plot = self._epoch_plot_for(key)
-            self.legends[plot].removeItem(item)
-            plot.removeItem(item)
+            if item not in kept:
+                plot = self._epoch_plot_for(key)
+                self.legends[plot].removeItem(item)
+                plot.removeItem(item)
         self.lr_item.setData([], [])
         self.envelope.clear()
         self._show_legends()
@@ -281,6 +290,8 @@ class CurvePanel(PlotPanel):
         smooth_item = self.loss_plot.plot(pen=style.pen(color, 2.0), name=key)
         raw_item.setZValue(1)
         smooth_item.setZValue(2)
+        for item in (raw_item, smooth_item):
+            style.few_points_per_pixel(item)
         track = _Track(Series(self.cap), Series(min(self.cap, SMOOTH_POINTS)), Ema(self.smoothing),
                        raw_item, smooth_item)
         self._show_legends()
@@ -360,11 +371,15 @@ class CurvePanel(PlotPanel):
         self._epochs_drawn = time.monotonic()
         for series, points in self.epochs.items():
             x, y = zip(*points, strict=True)
-            self.epoch_items[series].setData(x, y)
+            item = self.epoch_items[series]
+            if len(points) > MARKED_EPOCHS and item.opts["symbol"] is not None:
+                item.setSymbol(None)  # dots touch each other by then, and cost a scatter per redraw
+            item.setData(x, y)
         self._show_legends()
         keys = {key for _, key in self.epochs if key not in LOSS_KEYS}
-        self.metric_plot.setTitle("Metrics per epoch" if not keys else ", ".join(sorted(keys)) + " per epoch",
-                                  color=style.PANEL_TEXT, size="10pt")
+        title = "Metrics per epoch" if not keys else ", ".join(sorted(keys)) + " per epoch"
+        if title != self.metric_plot.titleLabel.text:  # a new title re-lays out and repaints all four plots
+            self.metric_plot.setTitle(title, color=style.PANEL_TEXT, size="10pt")
 
     def _show_legends(self) -> None:
         for legend in self.legends.values():  # an empty legend would be a stray box

@@ -16,17 +16,18 @@ How a window uses it:
 the task produces data for (TASK_TABS), and a classifier's Results tab comes to
 the front when its run finishes. Each panel redraws itself on its own timer, at
 most ~30 Hz and slower where frames are costly (gui.plots.base), and only while
-visible, so hidden tabs cost nothing but appends. A Failed event shows in the
+visible, so hidden tabs cost nothing but appends. A tab's panel is built on first
+need (`panel(key)`: shown, or data it keeps arriving), so unused tabs cost nothing. A Failed event shows in the
 progress line; a dialog with the message is the window's to show (controller.failed).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from engine.document import Document
-from engine.training import Finished, Started
+from engine.training import Activations, Episode, Finished, Samples, Started
 from gui.plots.base import PlotPanel
 from gui.plots.curves import CurvePanel
 from gui.plots.feature_maps import FeatureMapPanel
@@ -47,6 +48,12 @@ TASK_TABS: dict[str, tuple[str, ...]] = {
     "q_learning": ("rl",),
 }
 DEFAULT_TABS = ("curves", "features")
+IDLE_BUILD_MS = 200  # after a reset, the task's other tabs are built one per turn this much later
+FACTORIES: dict[str, type[PlotPanel]] = {"curves": CurvePanel, "features": FeatureMapPanel,
+                                         "samples": SamplesPanel, "rl": RLPanel, "results": ResultsPanel}
+# Events a panel keeps while hidden: one arriving builds the panel, where the task shows it.
+NEEDS: dict[str, tuple[type, ...]] = {"features": (Activations,), "samples": (Samples,),
+                                      "rl": (Episode, Finished), "results": (Finished,)}
 TITLES = {"curves": "Curves", "features": "Feature maps", "samples": "Samples",
           "rl": "Rewards", "results": "Results"}
 
@@ -57,30 +64,94 @@ def document_key(doc: Document) -> str:
 
 
 class TrainingPanel(QWidget):
+    """Panels other than the curves are built on first need: when their tab is shown, when an
+    event they keep (NEEDS) arrives for a task that shows them, or in an idle turn after a
+    reset for the task's tabs (`build_next`). Until then a tab holds an empty placeholder, and
+    a session that never trains a GAN or an agent never builds their plots (building every
+    panel's plots up front made the window slow to open)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.task = ""
         self.controller = None
         self._expecting_run = False
+        self._selected: tuple[str | None, str | None] = (None, None)
+        self._swapping = False
         self.progress = ProgressWidget()
-        self.curves = CurvePanel()
-        self.feature_maps = FeatureMapPanel()
-        self.samples = SamplesPanel()
-        self.rl = RLPanel()
-        self.results = ResultsPanel()
-        self.panels: dict[str, PlotPanel] = {"curves": self.curves, "features": self.feature_maps,
-                                              "samples": self.samples, "rl": self.rl,
-                                              "results": self.results}
+        self.panels: dict[str, PlotPanel] = {}  # the panels built so far
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for key, panel in self.panels.items():
-            self.tabs.addTab(panel, TITLES[key])
+        self._placeholders: dict[str, QWidget] = {}
+        for key in FACTORIES:
+            self._placeholders[key] = QWidget()
+            self.tabs.addTab(self._placeholders[key], TITLES[key])
+        self.tabs.currentChanged.connect(self._tab_shown)
+        self._idle_build = QTimer(self, singleShot=True, interval=IDLE_BUILD_MS)
+        self._idle_build.timeout.connect(self.build_next)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.progress)
         box.addWidget(self.tabs, 1)
+        self.panel("curves")
         self.reset("classification")
+
+    def panel(self, key: str) -> PlotPanel:
+        """The panel of tab `key`, built now if it was not yet (it replaces its placeholder)."""
+        built = self.panels.get(key)
+        if built is not None:
+            return built
+        built = self.panels[key] = FACTORIES[key]()
+        built.reset(self.task)
+        if key == "features":
+            built.show_node(*self._selected)
+        placeholder = self._placeholders.pop(key)
+        index, current = self.tabs.indexOf(placeholder), self.tabs.currentWidget() is placeholder
+        self._swapping = True  # removing the current tab makes another current: not a show
+        try:
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, built, TITLES[key])
+            self.tabs.setTabVisible(index, key in self._shown())
+            if current:
+                self.tabs.setCurrentIndex(index)
+        finally:
+            self._swapping = False
+        placeholder.deleteLater()
+        return built
+
+    @Slot()
+    def build_next(self) -> bool:
+        """Build one more of the task's tabs, if any is left; the rest follow in later turns.
+
+        Called after the window has painted: a tab is ready before Run without making the
+        window slower to open or a run's first data pay for building it. True if one was built."""
+        missing = [key for key in self._shown() if key not in self.panels]
+        if missing:
+            self.panel(missing[0])
+        if len(missing) > 1:
+            self._idle_build.start()
+        return bool(missing)
+
+    curves = property(lambda self: self.panel("curves"))
+    feature_maps = property(lambda self: self.panel("features"))
+    samples = property(lambda self: self.panel("samples"))
+    rl = property(lambda self: self.panel("rl"))
+    results = property(lambda self: self.panel("results"))
+
+    def _shown(self) -> tuple[str, ...]:
+        return TASK_TABS.get(self.task, DEFAULT_TABS)
+
+    def _tab_widget(self, key: str) -> QWidget:
+        built = self.panels.get(key)
+        return built if built is not None else self._placeholders[key]
+
+    @Slot(int)
+    def _tab_shown(self, index: int) -> None:
+        if self._swapping:
+            return
+        for key, placeholder in list(self._placeholders.items()):
+            if self.tabs.widget(index) is placeholder:
+                self.panel(key)
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -104,14 +175,17 @@ class TrainingPanel(QWidget):
             if key != "curves":
                 panel.reset(task)
         self.progress.reset()
-        shown = TASK_TABS.get(task, DEFAULT_TABS)
-        for key, panel in self.panels.items():
-            self.tabs.setTabVisible(self.tabs.indexOf(panel), key in shown)
-        self.tabs.setCurrentWidget(self.panels[shown[0]])
+        shown = self._shown()
+        for key in FACTORIES:
+            self.tabs.setTabVisible(self.tabs.indexOf(self._tab_widget(key)), key in shown)
+        self.tabs.setCurrentWidget(self.panel(shown[0]))
+        self._idle_build.start()
 
     def select_node(self, node_id: str | None, block: str | None = None) -> None:
         """Show this node's activations; the controller (if connected) starts reporting them."""
-        self.feature_maps.show_node(node_id, block)
+        self._selected = (node_id, block)
+        if "features" in self.panels:
+            self.feature_maps.show_node(node_id, block)
         if self.controller is not None:
             self.controller.watch([node_id] if node_id else [])
 
@@ -120,9 +194,12 @@ class TrainingPanel(QWidget):
         self.reset(doc.training.get("task", "classification"), document_key(doc))
         self.curves.load_history(doc.metrics.get("history", {}))
         metrics = {k: v for k, v in doc.metrics.items() if k != "history"}
-        for panel in (self.curves, self.results, self.rl):
-            panel.handle(Finished(metrics, False, 0.0))
-        if self.results.has_matrix:
+        finished = Finished(metrics, False, 0.0)
+        self.curves.handle(finished)
+        for key in ("results", "rl"):
+            if key in self._shown() or key in self.panels:
+                self.panel(key).handle(finished)
+        if self._has_matrix():
             self.tabs.setCurrentWidget(self.results)
 
     # ---- events ----------------------------------------------------------------------
@@ -136,10 +213,17 @@ class TrainingPanel(QWidget):
                 self.reset(event.task, self.curves.document_key)
             self._expecting_run = False
         self.progress.handle(event)
-        for panel in self.panels.values():
+        shown = self._shown()
+        for key, kinds in NEEDS.items():
+            if key not in self.panels and key in shown and isinstance(event, kinds):
+                self.panel(key)
+        for panel in list(self.panels.values()):
             panel.handle(event)
-        if isinstance(event, Finished) and not event.stopped and self.results.has_matrix:
+        if isinstance(event, Finished) and not event.stopped and self._has_matrix():
             self.tabs.setCurrentWidget(self.results)
+
+    def _has_matrix(self) -> bool:
+        return "results" in self.panels and self.results.has_matrix
 
     def flush(self) -> None:
         """Redraw every panel now, visible or not (for rendering to a file)."""

@@ -8,7 +8,9 @@ mistakes show as clearly as a common one's, and carry the raw counts as text.
 The counts are ~110 text items for ten classes, 60 ms of GUI time when made at
 once as the run finishes: the image and bars are drawn in one frame and the
 texts added TEXTS_PER_TICK at a time on a zero-delay timer, so input and paints
-get in between (`flush()` still draws everything at once).
+get in between (`flush()` still draws everything at once); they show together once
+all are made. A reset (pressing Run) hides them in one call per plot and the next
+matrix reuses them: removing them from the scene took 30 ms in one turn.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from engine.training import Finished
 from gui.plots import style
 from gui.plots.base import PlotPanel
 
-TEXTS_PER_TICK = 16  # ~8 ms of GUI time per timer tick
+TEXTS_PER_TICK = 8  # count labels made per timer tick: a few milliseconds a turn
 MAX_TEXT_CLASSES = 25  # beyond this the counts would not fit in their cells
 HINT = "The confusion matrix and per-class accuracy appear here when a classifier finishes."
 
@@ -70,6 +72,8 @@ class ResultsPanel(PlotPanel):
         self.view.ci.layout.setColumnStretchFactor(0, 3)
         self.view.ci.layout.setColumnStretchFactor(1, 2)
         self.texts: list[tuple[pg.PlotItem, pg.TextItem]] = []
+        self._layers: dict[pg.PlotItem, pg.ItemGroup] = {}
+        self._spare: dict[pg.PlotItem, list[pg.TextItem]] = {}  # hidden labels to reuse
         self._pending_texts: list[tuple] = []  # _add_text arguments still to make
         self._text_timer = QTimer(self, singleShot=True, interval=0)
         self._text_timer.timeout.connect(self._add_pending_texts)
@@ -127,6 +131,8 @@ class ResultsPanel(PlotPanel):
             self._add_text(*args)
         if self._pending_texts:
             self._text_timer.start()
+        else:
+            self._show_texts()
 
     def _draw_matrix(self, matrix: np.ndarray, names: list) -> None:
         shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
@@ -159,15 +165,43 @@ class ResultsPanel(PlotPanel):
 
     def _add_text(self, plot: pg.PlotItem, text: str, pos: tuple[float, float], color: str,
                   size: float = 8.5, bold: bool = False, anchor: tuple[float, float] = (0.5, 0.5)) -> None:
-        item = pg.TextItem(text, color=color, anchor=anchor)
+        spare = self._spare.setdefault(plot, [])
+        if spare:
+            item = spare.pop()
+        else:
+            item = pg.TextItem()
+            item.setParentItem(self._text_layer(plot))
+        item.setText(text, color=color)
+        item.setAnchor(anchor)
         item.setFont(style.label_font(size, bold))
         item.setPos(*pos)
-        plot.addItem(item)
+        item.show()
         self.texts.append((plot, item))
 
+    def _text_layer(self, plot: pg.PlotItem) -> pg.ItemGroup:
+        """One item per plot holding its labels, hidden while they are being (re)made: adding a
+        label is a setParentItem, and a reset hides them all at once. Labels are reused by the
+        next run's matrix: removing 110 labels from the scene took 30 ms in one turn."""
+        layer = self._layers.get(plot)
+        if layer is None:
+            layer = self._layers[plot] = pg.ItemGroup()
+            plot.addItem(layer, ignoreBounds=True)
+        return layer
+
     def _clear_texts(self) -> None:
+        """Hide the labels (one call per plot) and keep them for the next matrix."""
         self._pending_texts = []
         self._text_timer.stop()
+        for layer in self._layers.values():
+            layer.hide()
         for plot, item in self.texts:
-            plot.removeItem(item)
+            self._spare.setdefault(plot, []).append(item)
         self.texts = []
+
+    def _show_texts(self) -> None:
+        """All labels made: show them at once (spares left over stay hidden for later)."""
+        for items in self._spare.values():
+            for item in items:
+                item.hide()
+        for layer in self._layers.values():
+            layer.show()

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QRectF
+from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont
 
 BACKGROUND = "#1b1d21"  # the editor canvas colour (gui.theme.BACKGROUND)
@@ -186,6 +186,17 @@ def fast_plot(plot: pg.PlotItem) -> pg.PlotItem:
     return plot
 
 
+POINTS_PER_PIXEL = 1.0  # auto-downsampling bins: peak mode then draws 2 points per pixel column
+
+
+def few_points_per_pixel(item: pg.PlotDataItem) -> pg.PlotDataItem:
+    """Downsample a long curve to a bin per pixel (pyqtgraph's default bins five pixels' worth
+    less: a 4,000-step curve on a 1,000-pixel plot was drawn whole, and a 2-pixel pen costs per
+    segment). Peak mode keeps each bin's min and max, so spikes still show."""
+    item.opts["autoDownsampleFactor"] = POINTS_PER_PIXEL
+    return item
+
+
 def legend(plot: pg.PlotItem, columns: int = 4) -> pg.LegendItem:
     """A one-line legend in its own row between the title and the data, so it never covers
     a curve (a legend floating over the view box hid the accuracy climbing into it)."""
@@ -196,7 +207,19 @@ def legend(plot: pg.PlotItem, columns: int = 4) -> pg.LegendItem:
     top.hide()
     plot.layout.addItem(item, 1, 1)
     plot.legend = item  # plot(name=...) adds its curve here
+    item.setMinimumHeight(_one_row_height(item))
     return item
+
+
+def _one_row_height(legend: pg.LegendItem) -> float:
+    """The height of a legend holding one row. Reserved from the start, so a legend gaining its
+    first entry (a run's first step or epoch) does not shrink the plot under it: that re-laid
+    out all four curve plots and repainted every axis, the costliest paint of a run."""
+    sample = pg.PlotDataItem()
+    legend.addItem(sample, "Ag")
+    height = legend.effectiveSizeHint(Qt.SizeHint.PreferredSize).height()
+    legend.removeItem(sample)
+    return height
 
 
 def image_plot(plot: pg.PlotItem, title: str = "") -> pg.ImageItem:
