@@ -181,7 +181,7 @@ class _Resolver:
             raise NetCanvasError(f"cannot write PyTorch source for node '{node_id}' of "
                                  f"{self.plan.network.name}: its copies differ and so does their number")
         text = self.call(node_id, [calls[0] for calls, _ in uses])
-        count = self.expression(node_id, "repeat", [n or 1 for n in counts], REQUIRED)
+        count = self.expression(node_id, "repeat", [n or 1 for n in counts], [REQUIRED] * len(counts))
         sequential = f"nn.Sequential(*({text} for _ in range({count})))"
         return sequential if all(counts) else f"{text} if {count} == 1 else {sequential}"
 
@@ -189,20 +189,23 @@ class _Resolver:
         """One constructor call, its arguments resolved over every instance."""
         parts = []
         for j, (name, _, default) in enumerate(calls[0][1]):
-            expression = self.expression(node_id, name, [args[j][1] for _, args in calls], default)
+            values = [args[j][1] for _, args in calls]
+            defaults = [args[j][2] for _, args in calls]  # per instance: kdim defaults to embed_dim
+            expression = self.expression(node_id, name, values, defaults)
             if expression is not None:
                 parts.append(render(name, expression, default))
         return f"{calls[0][0]}({', '.join(parts)})"
 
-    def expression(self, node_id: str, arg: str, values: list[Any], default: Any) -> str | None:
+    def expression(self, node_id: str, arg: str, values: list[Any], defaults: list[Any]) -> str | None:
         """A parameter name, a literal, or None for a default left out."""
-        exposed = self.exposed_for(node_id, arg, values)
+        exposed = self.exposed_for(node_id, arg, values, targeted=True)
+        if exposed is None and not any(d is REQUIRED or not _same(v, d) for v, d in zip(values, defaults, strict=True)):
+            return None
+        exposed = exposed or self.exposed_for(node_id, arg, values, targeted=False)
         if exposed is not None:
             self.plan.used.add(exposed)
             return self.plan.exposed[exposed]
         if all(_same(v, values[0]) for v in values):
-            if default is not REQUIRED and _same(values[0], default):
-                return None
             return literal(values[0])
         for name, seen in self.plan.derived.items():
             if all(_same(a, b) for a, b in zip(seen, values, strict=True)):
@@ -211,16 +214,16 @@ class _Resolver:
         self.plan.derived[name] = list(values)
         return name
 
-    def exposed_for(self, node_id: str, arg: str, values: list[Any]) -> str | None:
-        """The exposed parameter that stands for this argument in every instance, if one does."""
+    def exposed_for(self, node_id: str, arg: str, values: list[Any], targeted: bool) -> str | None:
+        """The exposed parameter that stands for this argument in every instance, if one does:
+        with `targeted`, one the author pointed at it; else one an inferred width equals."""
         plan = self.plan
         if plan.instances[0].params is None:
             return None
         matches = [e.name for e in plan.network.exposed
                    if all(_same(a, b) for a, b in zip(values, plan.exposed_values(e.name), strict=True))]
-        targeted = [e for e in matches if f"{node_id}.{arg}" in _targets(plan.network, e)]
         if targeted:
-            return targeted[0]
+            return next((e for e in matches if f"{node_id}.{arg}" in _targets(plan.network, e)), None)
         widths = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
         varies = not all(v == values[0] for v in values)
         if not widths or arg == "repeat" or not (varies or arg in WIDTHS):

@@ -29,6 +29,7 @@ import builtins
 import inspect
 import io
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -190,12 +191,46 @@ def class_source(plan: ClassPlan, summary: str) -> str:
     signature = ", ".join(["self"] + [values[(i, "out")] for i in inputs])
     init_signature = ", ".join(["self"] + [name if default is REQUIRED else f"{name}={literal(default)}"
                                            for name, default in plan.signature()])
-    lines = [f"class {plan.name}(nn.Module):", f'    """{summary}"""', "",
+    lines = [f"class {plan.name}(nn.Module):", *_docstring_lines(summary), "",
              f"    def __init__({init_signature}):", "        super().__init__()"]
-    lines += [f"        {line}" for line in init]
+    lines += [text for line in init for text in _wrapped(line, "        ")]
     lines += ["", f"    def forward({signature}):"] + [f"        {line}" for line in forward]
     lines.append(f"        return {', '.join(returns)}")
     return "\n".join(lines)
+
+
+def _wrapped(line: str, indent: str, width: int = 120) -> list[str]:
+    """`line` indented; a call too long for one line gets one argument per line."""
+    if len(indent + line) <= width or not line.endswith(")") or "(" not in line:
+        return [indent + line]
+    head, inner = line.split("(", 1)
+    return [f"{indent}{head}(", *(f"{indent}    {arg}," for arg in _top_level(inner[:-1])), f"{indent})"]
+
+
+def _top_level(arguments: str) -> list[str]:
+    """Split call arguments at the commas outside brackets and string literals."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(arguments):
+        if quote:
+            quote = "" if char == quote and arguments[i - 1] != "\\" else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(arguments[start:i].strip())
+            start = i + 1
+    return [*parts, arguments[start:].strip()]
+
+
+def _docstring_lines(text: str) -> list[str]:
+    """A class docstring on one line, or wrapped when it is long (a composite's doc)."""
+    if len(text) <= 110:
+        return [f'    """{text}"""']
+    wrapped = textwrap.wrap(text, 100, break_long_words=False, break_on_hyphens=False)
+    return [f'    """{wrapped[0]}', *(f"    {line}" for line in wrapped[1:]), '    """']
 
 
 def _common_shape(plan: ClassPlan, node_id: str) -> Shape | None:
