@@ -9,6 +9,7 @@ the tests and a notebook use the same code:
     model = engine.compile_network(doc, "main")
     for event in engine.make_trainer(doc).run():   # the events the GUI plots
         ...
+    engine.group(doc, "main", ["conv", "bn", "relu"], "ConvUnit").redo()  # a composite
     engine.save_bundle(doc, {"main": model}, "lenet.ncz")
 
 Every public name loads its module on first use (PEP 562): `engine.cli` is a
@@ -62,6 +63,14 @@ _LAZY = {
     "export_document": "engine.export", "export_onnx": "engine.export",
     "export_torchscript": "engine.export", "export_python": "engine.export",
     "import_module": "engine.importer", "load_dataset": "engine.data",
+    # composite blocks (docs/composites.md)
+    "ExposedParam": "engine.composites.model", "InnerError": "engine.composites.model",
+    "is_composite": "engine.composites.spec", "group": "engine.composites.grouping",
+    "ungroup": "engine.composites.grouping", "Regroup": "engine.composites.grouping",
+    "use_shapes": "engine.composites.checking",
+    "definition_checker": "engine.composites.checking",
+    "library_dir": "engine.composites.library", "save_to_library": "engine.composites.library",
+    "library_blocks": "engine.composites.library", "import_block": "engine.composites.library",
 }
 
 

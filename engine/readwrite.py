@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from engine.composites.cycles import MAX_NESTING, nesting_depths
 from engine.composites.holder import block_name_problem
 from engine.composites.model import ExposedParam
 from engine.document import IDENTIFIER, Document, Edge, Network, split_address
@@ -140,6 +141,10 @@ class _Reader:
 
             for where, reason in exposed_problems(doc.blocks[name], doc.blocks[name].exposed):
                 raise self.fail(f"blocks.{name}.{where}", reason)
+        for name, depth in nesting_depths(doc).items():
+            if depth > MAX_NESTING:
+                raise self.fail(f"blocks.{name}", f"composites nest {depth} deep here; "
+                                                  f"at most {MAX_NESTING} are read")
 
     def exposed(self, raw: Any, path: str) -> list[ExposedParam]:
         items = self.expect(raw, list, path, "a list of exposed parameters")

@@ -299,15 +299,7 @@ class NetworkChecker:
         report.inputs = inputs
         if report.errors:
             return report
-        result = infer_block(spec, params, inputs)
-        report.outputs = dict(result.outputs)
-        report.parameters, report.macs = result.parameters, result.macs
-        report.warnings = list(result.warnings)
-        if result.inner:
-            report.inner_errors = list(result.inner)
-            report.errors += [e.line() for e in result.inner]
-        elif result.error:
-            report.errors.append(result.error)
+        _add_result(report, infer_block(spec, params, inputs))
         return report
 
     def _incoming_shape(self, edge: Edge | None) -> Shape | None:
@@ -329,6 +321,18 @@ class NetworkChecker:
             return
         if params["source"] in shapes:
             inputs["dataset"] = shapes[params["source"]]
+
+
+def _add_result(report: NodeReport, result: BlockResult) -> None:
+    """Copy a block's inferred shapes, counts and errors (one line per inner error) in."""
+    report.outputs = dict(result.outputs)
+    report.parameters, report.macs = result.parameters, result.macs
+    report.warnings = list(result.warnings)
+    if result.inner:
+        report.inner_errors = list(result.inner)
+        report.errors += [e.line() for e in result.inner]
+    elif result.error:
+        report.errors.append(result.error)
 
 
 def _is_composite(node) -> bool:

@@ -128,3 +128,21 @@ def test_repeated_composite_compiles_to_a_sequential_of_graph_modules():
         assert torch.allclose(model(x), expected, atol=1e-6)
     weights = [model.encoder[i].ff1.weight for i in range(3)]
     assert not torch.equal(weights[0], weights[1])  # each copy has its own weights
+
+
+def test_the_engine_package_exports_the_composite_api():
+    import engine
+
+    doc = Document()
+    net = doc.add_network("main")
+    net.add_node("Input", {"shape": [4]}, node_id="x")
+    net.add_node("Linear", {"out_features": 4}, node_id="fc")
+    net.add_node("Output", node_id="y")
+    net.connect("x.out", "fc.in")
+    net.connect("fc.out", "y.in")
+    regroup = engine.group(doc, "main", ["fc"], "Unit")
+    assert isinstance(regroup, engine.Regroup)
+    regroup.redo()
+    assert engine.is_composite(doc.resolve_block("Unit"))
+    assert engine.use_shapes(doc, "Unit") == {"in": (None, 4)}
+    assert engine.check(doc).ok

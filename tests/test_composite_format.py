@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine import readwrite
 from engine.errors import DocumentError
 from engine.presets import PRESETS_DIR
 from engine.readwrite import document_to_dict, document_to_json, parse_document
+from engine.shapes import check
 
 PRESETS = sorted(PRESETS_DIR.glob("*.json"))
 
@@ -160,3 +163,69 @@ def test_a_file_may_use_a_builtin_composite_without_defining_it():
     doc = parse_document(json.dumps(record), "builtin.json")
     assert doc.blocks == {}
     assert doc.networks["main"].nodes["stage"].spec.name == "ResidualBlock"
+
+
+def test_composites_nested_too_deep_are_refused_without_recursing():
+    record = residual_record()
+    chain = 200
+    for k in range(chain):
+        inner = "Res" if k == 0 else f"Chain{k - 1}"
+        record["blocks"][f"Chain{k}"] = {
+            "nodes": [{"id": "in", "block": "Input"}, {"id": "use", "block": inner},
+                      {"id": "out", "block": "Output"}],
+            "edges": [{"from": "in.out", "to": "use.in"}, {"from": "use.out", "to": "out.in"}]}
+    with pytest.raises(DocumentError) as info:
+        parse_document(json.dumps(record), "deep.json")
+    assert info.value.path.startswith("blocks.Chain") and "at most 32" in info.value.reason
+    for k in range(31, chain):  # cut the chain: Res and 31 levels above it are fine
+        del record["blocks"][f"Chain{k}"]
+    record["networks"]["main"]["nodes"][1].update(block="Chain30", params={})
+    doc = parse_document(json.dumps(record), "deep.json")
+    assert len(doc.blocks) == 32
+    report = check(doc)
+    assert report.ok, report.errors
+    assert report.networks["main"].nodes["stage"].outputs == {"out": (None, 8, 6, 6)}
+
+
+# ---- fuzzing the blocks section: one DocumentError or a Document that checks ----------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=True)
+    | st.text(max_size=6) | st.sampled_from(["Res", "Conv2d", "in.out", "conv.out_channels",
+                                             "int", "add.a", "repeat", "ResidualBlock"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["id", "block", "params", "name", "kind", "default", "targets", "nodes",
+                         "edges", "from", "to", "repeat", "channels", "Res"]) | st.text(max_size=4),
+        children, max_size=3),
+    max_leaves=10,
+)
+
+
+def _paths(value, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, child in items:
+        found += _paths(child, (*prefix, key))
+    return found
+
+
+BLOCK_PATHS = [p for p in _paths(residual_record()) if p[:1] == ("blocks",)
+               or p[:4] == ("networks", "main", "nodes", 1)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(where=st.sampled_from(BLOCK_PATHS), value=json_values)
+def test_fuzz_any_value_in_the_blocks_section(where: tuple, value):
+    record = residual_record()
+    target = record
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    try:
+        doc = parse_document(json.dumps(record), "fuzz.json")
+    except DocumentError as exc:
+        assert str(exc).startswith("fuzz.json: ")
+        return
+    check(doc)  # whatever loads, checking never raises
+    assert document_to_dict(parse_document(document_to_json(doc))) == document_to_dict(doc)

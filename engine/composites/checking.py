@@ -103,15 +103,17 @@ def first_use(holder: BlockHolder, block: str, seen: frozenset[str] = frozenset(
                 checker = NetworkChecker(network, dataset_shapes_for(holder))
                 shapes = dict(checker.report().nodes[node.id].inputs)
                 checker.close()
-                return (shapes, node.resolved_params()) if shapes else None
+                if shapes:  # else an error upstream: try the next use
+                    return shapes, node.resolved_params()
     for name, definition in holder.blocks.items():
         uses = [n for n in definition.nodes.values() if n.block == block]
         outer = first_use(holder, name, seen | {block}) if uses and name not in seen else None
         if outer is not None:
-            report = inner_report(definition, outer[0], overrides_for(definition, outer[1]))
-            shapes = dict(report.nodes[uses[0].id].inputs)
-            overridden = {**uses[0].params, **overrides_for(definition, outer[1]).get(uses[0].id, {})}
-            return (shapes, uses[0].spec.resolve(overridden)) if shapes else None
+            overrides = overrides_for(definition, outer[1])
+            shapes = dict(inner_report(definition, outer[0], overrides).nodes[uses[0].id].inputs)
+            if shapes:
+                own = {**uses[0].params, **overrides.get(uses[0].id, {})}
+                return shapes, uses[0].spec.resolve(own)
     return None
 
 

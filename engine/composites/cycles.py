@@ -38,3 +38,31 @@ def find_cycle(holder: BlockHolder, name: str) -> list[str]:
         if path:
             return [name, *path]
     return []
+
+
+MAX_NESTING = 32  # composites inside composites: deeper files are refused when read
+
+
+def nesting_depths(holder: BlockHolder) -> dict[str, int]:
+    """Own composite name -> how many composites deep its definition goes (1: none inside).
+
+    Kahn's order over "uses" links, so a long hostile chain costs no recursion;
+    names on a cycle get no depth (the cycle is reported on its own).
+    """
+    uses = {name: {n.block for n in d.nodes.values() if n.block in holder.blocks}
+            for name, d in holder.blocks.items()}
+    users: dict[str, list[str]] = {name: [] for name in uses}
+    for name, used in uses.items():
+        for block in used:
+            users[block].append(name)
+    pending = {name: len(used) for name, used in uses.items()}
+    ready = [name for name, count in pending.items() if count == 0]
+    depth: dict[str, int] = {}
+    while ready:
+        name = ready.pop()
+        depth[name] = 1 + max((depth[b] for b in uses[name]), default=0)
+        for user in users[name]:
+            pending[user] -= 1
+            if pending[user] == 0:
+                ready.append(user)
+    return depth
