@@ -145,7 +145,7 @@ def test_model_py_has_a_class_per_composite_used_as_a_person_would(tmp_path: Pat
     assert source.index("class ResidualBlock") < source.index("class Stage") < source.index("class Main")
     # the input width differs between the two copies of Stage: a parameter, passed by position
     assert "    def __init__(self, in_channels, width=8):" in source
-    assert "self.stem = ConvBNReLU(in_channels, out_channels=width)" in source
+    assert "self.stem = ConvBNReLU(in_channels, out_channels=width, kernel_size=3)" in source
     assert "self.res = nn.Sequential(*(ResidualBlock(channels=width) for _ in range(2)))" in source
     assert "self.features = nn.Sequential(Stage(1, width=6), Stage(6, width=6))" in source
     assert "self.refine = ResidualBlock(channels=6)" in source

@@ -44,6 +44,7 @@ WIDTHS = frozenset({"in_channels", "out_channels", "in_features", "out_features"
                     "hidden_size", "embedding_dim", "dim_feedforward", "channels"})
 
 Call = tuple[str, list[Argument]]  # callee, arguments
+ALWAYS = object()  # a default no value equals: the argument is always written, by name
 
 
 @dataclass
@@ -76,7 +77,10 @@ class ClassPlan:
         """The arguments one use passes: derived ones by position, exposed ones by name."""
         index = next(i for i, inst in enumerate(self.instances) if inst.module is module)
         params = self.instances[index].params or {}
-        defaults = {e.name: e.default for e in self.network.exposed}
+        # The first two exposed parameters (those the node's card shows) are always written:
+        # `ResidualBlock(channels=16)` says what `ResidualBlock()` hides. The others only
+        # where they differ from the definition's default.
+        defaults = {e.name: ALWAYS if i < 2 else e.default for i, e in enumerate(self.network.exposed)}
         return [(n, values[index], REQUIRED) for n, values in self.derived.items()] + [
             (self.exposed[e], params[e], defaults[e]) for e in self.exposed if e in self.used]
 
