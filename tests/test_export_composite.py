@@ -97,6 +97,24 @@ def ports_doc() -> engine.Document:
     return doc
 
 
+def tower_doc() -> engine.Document:
+    """`Tower` exposes `depth`, the repeat of its inner block, and is used with 1 and with 3."""
+    doc = engine.Document("towers")
+    tower = doc.add_block("Tower")
+    tower.add_node("Input", node_id="in")
+    tower.add_node("MLPBlock", {"out_features": 6, "repeat": 2}, node_id="layers")
+    tower.add_node("Output", node_id="out")
+    wire(tower, ("in", "layers"), ("layers", "out"))
+    doc.set_block_info("Tower", exposed=[ExposedParam("depth", "int", 2, min=1, targets=["layers.repeat"])])
+    net = doc.add_network("main")
+    net.add_node("Input", {"shape": [6]}, node_id="x")
+    net.add_node("Tower", {"depth": 1}, node_id="low")
+    net.add_node("Tower", {"depth": 3}, node_id="high")
+    net.add_node("Output", node_id="out")
+    wire(net, ("x", "low"), ("low", "high"), ("high", "out"))
+    return doc
+
+
 def trained(doc: engine.Document) -> engine.Document:
     """Weights (and batch-norm statistics) unlike any fresh initialisation."""
     generator = torch.Generator().manual_seed(7)
@@ -106,7 +124,7 @@ def trained(doc: engine.Document) -> engine.Document:
     return doc
 
 
-DOCS = {"conv": conv_doc, "transformer": transformer_doc, "ports": ports_doc}
+DOCS = {"conv": conv_doc, "transformer": transformer_doc, "ports": ports_doc, "tower": tower_doc}
 
 
 def expected_outputs(doc: engine.Document, inputs) -> tuple[torch.Tensor, ...]:
@@ -247,3 +265,14 @@ def test_pt2_of_composites_reproduces_the_outputs(tmp_path: Path, name: str) -> 
         out = loaded(*inputs)
     for a, e in zip(out if isinstance(out, tuple) else (out,), expected_outputs(doc, inputs), strict=True):
         torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6)
+
+
+def test_a_repeat_set_by_an_exposed_parameter_becomes_a_loop_count(tmp_path: Path) -> None:
+    doc = trained(tower_doc())
+    source = export_python(doc, tmp_path).path.joinpath("model.py").read_text()
+    assert "    def __init__(self, depth=2):" in source
+    assert ("        self.layers = (\n"  # too long for a line: a branch per line
+            "            MLPBlock(out_features=6, dropout=0.0) if depth == 1\n"
+            "            else nn.Sequential(*(MLPBlock(out_features=6, dropout=0.0) for _ in range(depth)))\n"
+            "        )\n") in source
+    assert "self.low = Tower(depth=1)" in source and "self.high = Tower(depth=3)" in source

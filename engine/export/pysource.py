@@ -200,29 +200,44 @@ def class_source(plan: ClassPlan, summary: str) -> str:
 
 
 def _wrapped(line: str, indent: str, width: int = 120) -> list[str]:
-    """`line` indented; a call too long for one line gets one argument per line."""
-    if len(indent + line) <= width or not line.endswith(")") or "(" not in line:
+    """`line` indented; a call too long for one line gets one argument per line, and a
+    conditional (`Block() if depth == 1 else nn.Sequential(...)`) one branch per line."""
+    if len(indent + line) <= width or "(" not in line:
         return [indent + line]
-    head, inner = line.split("(", 1)
-    return [f"{indent}{head}(", *(f"{indent}    {arg}," for arg in _top_level(inner[:-1])), f"{indent})"]
+    opening = line.index("(")
+    splits = _top_level(line, opening + 1, ",")
+    if splits and splits[-1] == len(line) - 1:  # one call spans the line: split its arguments
+        bounds = [opening, *splits]
+        return [f"{indent}{line[:opening + 1]}",
+                *(f"{indent}    {line[a + 1:b].strip()}," for a, b in zip(bounds, bounds[1:], strict=False)),
+                f"{indent})"]
+    target, _, value = line.partition(" = ")
+    branch = _top_level(value, 0, " else ")
+    if len(branch) != 1:
+        return [indent + line]
+    return [f"{indent}{target} = (", f"{indent}    {value[:branch[0]]}",
+            f"{indent}    else {value[branch[0] + 6:]}", f"{indent})"]
 
 
-def _top_level(arguments: str) -> list[str]:
-    """Split call arguments at the commas outside brackets and string literals."""
-    parts, depth, quote, start = [], 0, "", 0
-    for i, char in enumerate(arguments):
+def _top_level(text: str, start: int, separator: str) -> list[int]:
+    """Where `separator` occurs in `text[start:]` outside brackets and string literals,
+    ending with the index of the bracket that closes the level `start` is in (if any)."""
+    found, depth, quote = [], 0, ""
+    for i in range(start, len(text)):
+        char = text[i]
         if quote:
-            quote = "" if char == quote and arguments[i - 1] != "\\" else quote
+            quote = "" if char == quote and text[i - 1] != "\\" else quote
         elif char in "\"'":
             quote = char
         elif char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(arguments[start:i].strip())
-            start = i + 1
-    return [*parts, arguments[start:].strip()]
+            if depth < 0:
+                return [*found, i]
+        elif depth == 0 and text.startswith(separator, i):
+            found.append(i)
+    return found
 
 
 def _docstring_lines(text: str) -> list[str]:
