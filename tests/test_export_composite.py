@@ -276,3 +276,26 @@ def test_a_repeat_set_by_an_exposed_parameter_becomes_a_loop_count(tmp_path: Pat
             "            else nn.Sequential(*(MLPBlock(out_features=6, dropout=0.0) for _ in range(depth)))\n"
             "        )\n") in source
     assert "self.low = Tower(depth=1)" in source and "self.high = Tower(depth=3)" in source
+
+
+def test_a_composite_named_like_the_network_class_gets_another_class_name(tmp_path: Path) -> None:
+    doc = engine.Document("clash")
+    block = doc.add_block("Main")
+    block.add_node("Input", node_id="in")
+    block.add_node("Linear", {"out_features": 3}, node_id="fc")
+    block.add_node("Output", node_id="out")
+    wire(block, ("in", "fc"), ("fc", "out"))
+    net = doc.add_network("main")
+    net.add_node("Input", {"shape": [2]}, node_id="x")
+    net.add_node("Main", {"repeat": 2}, node_id="inner")
+    net.add_node("Output", node_id="out")
+    wire(net, ("x", "inner"), ("inner", "out"))
+    doc = trained(doc)
+    source = export_python(doc, tmp_path).path.joinpath("model.py").read_text()
+    assert "class Main2(nn.Module):" in source and "class Main(nn.Module):" in source
+    assert "self.inner = nn.Sequential(Main2(2), Main2(3))" in source
+    model = import_model(tmp_path).Main()
+    model.load_state_dict(torch.load(tmp_path / "state_dict.pt", weights_only=True))
+    inputs = prepare(doc, "main").example(3, seed=2)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(*inputs), expected_outputs(doc, inputs)[0])
