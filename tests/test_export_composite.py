@@ -299,3 +299,29 @@ def test_a_composite_named_like_the_network_class_gets_another_class_name(tmp_pa
     inputs = prepare(doc, "main").example(3, seed=2)
     with torch.no_grad():
         assert torch.equal(model.eval()(*inputs), expected_outputs(doc, inputs)[0])
+
+
+def test_onnx_import_of_a_composite_export_gives_the_flat_network(tmp_path: Path) -> None:
+    """ONNX keeps no record of where a composite began: import gives its catalogue blocks,
+    batch norm included (the export does not fold it into the convolutions)."""
+    from engine.composites import is_composite
+    from engine.onnx_import import import_onnx
+
+    for name in ("transformer", "conv"):
+        doc = trained(DOCS[name]())
+        export_onnx(doc, "main", tmp_path / f"{name}.onnx")
+        imported = import_onnx(tmp_path / f"{name}.onnx")
+        nodes = imported.network("main").nodes.values()
+        assert not imported.blocks and not any(is_composite(n.spec) for n in nodes)
+        blocks = [n.block for n in nodes]
+        if name == "transformer":
+            assert blocks.count("MultiheadAttention") == 3 and blocks.count("LayerNorm") == 6
+        else:
+            assert blocks.count("BatchNorm2d") == 2 * (1 + 2 * 2) + 2  # Stage ×2, then ResidualBlock
+        module = engine.compile_network(imported, "main").eval()
+        assert sum(p.numel() for p in module.parameters()) == sum(
+            p.numel() for p in engine.compile_network(doc, "main").parameters())
+        inputs = prepare(doc, "main").example(4, seed=2)
+        with torch.no_grad():
+            torch.testing.assert_close(module(*inputs), expected_outputs(doc, inputs)[0],
+                                       rtol=1e-4, atol=1e-4)
