@@ -219,7 +219,11 @@ def group_units(graph: Graph) -> list[Unit]:
 
 
 def _scope(node) -> tuple[str | None, str | None]:
-    """The top-level PyTorch module (by name and class name) an operator came from."""
+    """The PyTorch module (by name and class name) an operator came from: the outermost
+    one that becomes a single block (the MultiheadAttention `encoder.0.attention` inside
+    a composite block's copy), else the top-level one."""
+    from engine.onnx_rules import COMPOSITES
+
     meta = metadata(node)
     try:
         scopes = ast.literal_eval(meta.get(SCOPES, "[]"))
@@ -228,7 +232,8 @@ def _scope(node) -> tuple[str | None, str | None]:
         return None, None
     if len(scopes) < 3 or len(classes) < 3 or not scopes[1]:
         return None, None  # a function called at the top level, not inside a module
-    return scopes[1], classes[1].rsplit(".", 1)[-1]
+    modules = [(s, c.rsplit(".", 1)[-1]) for s, c in zip(scopes[1:-1], classes[1:-1], strict=False)]
+    return next(((s, c) for s, c in modules if c in COMPOSITES), modules[0])
 
 
 class Importer:

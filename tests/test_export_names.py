@@ -22,8 +22,8 @@ from torch import nn
 import engine
 from engine.document import IDENTIFIER
 from engine.export import export_python
+from engine.export.pyconstructors import constructor
 from engine.export.pynames import docstring_text, layer_attributes, literal
-from engine.export.pysource import constructor
 
 AWKWARD = [*keyword.kwlist, "self", "forward", "training", "__init__", "__hidden", "__x__", "__",
            "_", "torch", "nn", "math", "getattr", "float", "Main", "T_destination", "state_dict"]

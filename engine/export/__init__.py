@@ -8,8 +8,8 @@ call returns, so a file on disk always computes what the trained model does:
   (deprecated in PyTorch; kept for consumers that only read TorchScript);
 - `pt2` (`.pt2`, `pt2.py`), a `torch.export` ExportedProgram with a dynamic
   batch, loaded back with `torch.export.load`;
-- `python` (a folder with `model.py` and `state_dict.pt`, `pysource.py`),
-  executed and compared;
+- `python` (a folder with `model.py` and `state_dict.pt`, `pysource.py`; a
+  class per network and per composite block, `pyplan.py`), executed and compared;
 - `bundle` (`.ncz`, see `engine/bundle.py`).
 
 `preparation.py` holds what they share: the module in eval mode (dropout

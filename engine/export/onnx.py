@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -46,11 +47,13 @@ def export_onnx(doc: Document, network: str = "main", path: str | os.PathLike = 
     with replacing(path) as tmp:
         try:
             with quiet():
-                torch.onnx.export(
-                    prep.module, prep.example(EXAMPLE_BATCH), str(tmp), dynamo=True,
+                program = torch.onnx.export(
+                    prep.module, prep.example(EXAMPLE_BATCH), dynamo=True,
                     opset_version=opset, input_names=prep.inputs, output_names=prep.outputs,
-                    dynamic_shapes=dynamic, external_data=False, verbose=False,
+                    dynamic_shapes=dynamic, verbose=False, optimize=False,
                 )
+                _optimize_keeping_batch_norm(program)
+                program.save(str(tmp), external_data=False)
         except Exception as exc:
             raise NetCanvasError(
                 f"ONNX cannot express network '{network}': {first_line(exc)}. "
@@ -58,6 +61,31 @@ def export_onnx(doc: Document, network: str = "main", path: str | os.PathLike = 
             ) from exc
         note = _check(prep, tmp)
     return Exported(network, Path(path), note)
+
+
+def _optimize_keeping_batch_norm(program) -> None:
+    """The exporter's own clean-up of the graph, but for folding batch norm into a convolution.
+
+    Folded, a BatchNormalization becomes a bias of the Conv before it: the file computes
+    the same numbers but no longer holds the network (a ResidualBlock's convolutions have
+    no bias), and `netcanvas import` could not give the BatchNorm2d block back.
+    onnxruntime folds it by itself when it loads the file, so inference loses nothing.
+    The rule list is onnxscript's private default; without it, the full clean-up runs.
+    """
+    from onnxscript import rewriter
+
+    rules = getattr(rewriter, "_DEFAULT_REWRITE_RULES", None)
+    try:
+        from onnxscript.rewriter.rules.common import _fuse_batchnorm
+    except ImportError:
+        rules = None
+    if rules is None:
+        program.optimize()
+        return
+    folding = {id(rule) for rule in _fuse_batchnorm.rules}
+    kept = tuple(rule for rule in rules if id(rule) not in folding)
+    with mock.patch.object(rewriter, "_DEFAULT_REWRITE_RULES", kept):
+        program.optimize()
 
 
 def _check(prep: Prepared, path: Path) -> str:

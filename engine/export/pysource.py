@@ -25,22 +25,28 @@ written the source is executed and must reproduce every network bit for bit.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import io
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 from engine.blocks import modules as custom_layers
 from engine.blocks.base import Shape
-from engine.document import Document
+from engine.composites import is_composite
+from engine.composites.spec import overrides_for
+from engine.document import Document, Network
 from engine.errors import NetCanvasError
 from engine.export import Exported
 from engine.export.preparation import CHECK_BATCH, Prepared, as_tuple, max_difference, prepare
+from engine.export.pyconstructors import REQUIRED
 from engine.export.pynames import (
+    RESERVED,
     Names,
     assign_layer,
     class_names,
@@ -50,18 +56,17 @@ from engine.export.pynames import (
     quoted,
     read_layer,
 )
+from engine.export.pyplan import ClassPlan, plan_classes
 from engine.fileio import atomic_write_bytes
-
-REQUIRED = inspect.Parameter.empty
 
 
 def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
     """Write `model.py` and `state_dict.pt` (checked) and, for supervised tasks, `train.py`."""
     preps = {name: prepare(doc, name) for name in doc.networks}
-    classes = class_names(list(preps), {name for name, _ in inspect.getmembers(custom_layers,
-                                                                               inspect.isclass)})
+    copied = {name for name, _ in inspect.getmembers(custom_layers, inspect.isclass)}
+    classes = class_names(list(preps), copied)
     source = model_source(doc, preps, classes)
-    weights = {name: _state_by_attribute(doc, p) for name, p in preps.items()}
+    weights = {name: _state_by_attribute(doc.network(name), p.module) for name, p in preps.items()}
     payload: dict[str, Any] = next(iter(weights.values())) if len(weights) == 1 else weights
     _check(source, preps, classes, weights)
     folder = Path(folder)
@@ -76,14 +81,23 @@ def export_python(doc: Document, folder: str | os.PathLike) -> Exported:
     return Exported(None, folder, f"model.py ({listed}) reproduces the outputs exactly; {script}")
 
 
-def _state_by_attribute(doc: Document, prep: Prepared) -> dict[str, torch.Tensor]:
-    """The state_dict with keys under the attributes model.py names its layers by."""
-    ours = layer_attributes(list(doc.network(prep.name).nodes))
-    renamed = {compiled: ours[node_id] for node_id, compiled in prep.layers.items()}
+def _state_by_attribute(network: Network, module: fx.GraphModule) -> dict[str, torch.Tensor]:
+    """The state_dict with keys under the attributes model.py names its layers by.
+
+    A composite's copy is walked with its definition: `stage.0.conv1.weight`.
+    """
+    ours = layer_attributes(list(network.nodes))
     state = {}
-    for key, value in prep.module.state_dict().items():
-        attr, _, rest = key.partition(".")
-        state[f"{renamed.get(attr, attr)}.{rest}"] = value.detach().clone()
+    for node_id, compiled in module.meta["submodules"].items():
+        sub, spec, prefix = module.get_submodule(compiled), network.nodes[node_id].spec, ours[node_id]
+        if not is_composite(spec):
+            state.update({f"{prefix}.{k}": v.detach().clone() for k, v in sub.state_dict().items()})
+            continue
+        copies = [(f"{prefix}.{i}", c) for i, c in enumerate(sub)] if isinstance(sub, nn.Sequential) \
+            else [(prefix, sub)]
+        for name, copy in copies:
+            inner = _state_by_attribute(spec.composite.definition, copy)
+            state.update({f"{name}.{k}": v for k, v in inner.items()})
     return state
 
 
@@ -108,10 +122,17 @@ def _check(source: str, preps: dict[str, Prepared], classes: dict[str, str],
 
 
 def model_source(doc: Document, preps: dict[str, Prepared], classes: dict[str, str]) -> str:
-    """The text of `model.py` for the prepared networks."""
-    bodies = [network_class(doc, prep, classes[name]) for name, prep in preps.items()]
+    """The text of `model.py` for the prepared networks: composites' classes first."""
+    copied_names = {name for name, _ in inspect.getmembers(custom_layers, inspect.isclass)}
+    composites, plans = plan_classes({n: p.module for n, p in preps.items()}, classes,
+                                     {n: doc.network(n) for n in preps},
+                                     copied_names | RESERVED | set(dir(builtins)))
+    bodies = [class_source(plan, docstring_text(plan.network.doc or f"The composite block "
+                                                f"{plan.network.name}.")) for plan in composites]
+    bodies += [class_source(plans[name], _summary(prep)) for name, prep in preps.items()]
+    merges = {custom_layers.Add, custom_layers.Multiply, custom_layers.Concat}  # written as operators
     used = {type(m) for p in preps.values() for m in p.module.modules()
-            if type(m).__module__ == custom_layers.__name__}
+            if type(m).__module__ == custom_layers.__name__} - merges
     copied = [inspect.getsource(cls).rstrip() for cls in
               sorted(used, key=lambda c: inspect.getsourcelines(c)[1])]
     body = "\n\n\n".join(copied + bodies)
@@ -141,12 +162,15 @@ def _docstring(doc: Document, classes: dict[str, str]) -> str:
     return '"""' + "\n".join(docstring_text(line) for line in lines) + '\n"""'
 
 
-def network_class(doc: Document, prep: Prepared, cls: str) -> str:
+def class_source(plan: ClassPlan, summary: str) -> str:
     """One `nn.Module` class: layers in `__init__`, the wiring in `forward`."""
-    net = doc.network(prep.name)
+    net = plan.network
+    first = plan.instances[0]
+    overrides = overrides_for(net, first.params) if first.params is not None else {}
     names = Names()
     attributes = layer_attributes(list(net.nodes))
-    values = {(i, "out"): names.fresh(i) for i in prep.inputs}  # (node, port) -> variable
+    inputs = list(first.module.meta["inputs"])
+    values = {(i, "out"): names.fresh(i) for i in inputs}  # (node, port) -> variable
     init, forward, returns = [], [], []
     for node_id in net.topological_order():
         node = net.nodes[node_id]
@@ -158,19 +182,76 @@ def network_class(doc: Document, prep: Prepared, cls: str) -> str:
         args = _arguments(node.spec, incoming, values)
         target = _name_outputs(node_id, node.spec, {e.src_port for e in net.outgoing(node_id)},
                                values, names)
-        call, layer = _call(node.block, attributes[node_id], node.resolved_params(), args,
-                            prep.module.get_submodule(prep.layers[node_id]))
-        if layer:
-            init.append(assign_layer(attributes[node_id], layer))
-        shape = prep.report.nodes[node_id].outputs.get("out")
+        params = node.spec.resolve({**node.params, **overrides.get(node_id, {})})
+        call = _call(node.block, attributes[node_id], params, args)
+        if node_id in plan.layers:
+            init.append(assign_layer(attributes[node_id], plan.layers[node_id]))
+        shape = _common_shape(plan, node_id)
         forward.append(f"{target} = {call}" + (f"  # {_shape(shape)}" if shape else ""))
-    signature = ", ".join(["self"] + [values[(i, "out")] for i in prep.inputs])
-    lines = [f"class {cls}(nn.Module):", f'    """{_summary(net, prep)}"""', "",
-             "    def __init__(self):", "        super().__init__()"]
-    lines += [f"        {line}" for line in init]
+    signature = ", ".join(["self"] + [values[(i, "out")] for i in inputs])
+    init_signature = ", ".join(["self"] + [name if default is REQUIRED else f"{name}={literal(default)}"
+                                           for name, default in plan.signature()])
+    lines = [f"class {plan.name}(nn.Module):", *_docstring_lines(summary), "",
+             f"    def __init__({init_signature}):", "        super().__init__()"]
+    lines += [text for line in init for text in _wrapped(line, "        ")]
     lines += ["", f"    def forward({signature}):"] + [f"        {line}" for line in forward]
     lines.append(f"        return {', '.join(returns)}")
     return "\n".join(lines)
+
+
+def _wrapped(line: str, indent: str, width: int = 120) -> list[str]:
+    """`line` indented; a call too long for one line gets one argument per line, and a
+    conditional (`Block() if depth == 1 else nn.Sequential(...)`) one branch per line."""
+    if len(indent + line) <= width or "(" not in line:
+        return [indent + line]
+    opening = line.index("(")
+    splits = _top_level(line, opening + 1, ",")
+    if splits and splits[-1] == len(line) - 1:  # one call spans the line: split its arguments
+        bounds = [opening, *splits]
+        return [f"{indent}{line[:opening + 1]}",
+                *(f"{indent}    {line[a + 1:b].strip()}," for a, b in zip(bounds, bounds[1:], strict=False)),
+                f"{indent})"]
+    target, _, value = line.partition(" = ")
+    branch = _top_level(value, 0, " else ")
+    if len(branch) != 1:
+        return [indent + line]
+    return [f"{indent}{target} = (", f"{indent}    {value[:branch[0]]}",
+            f"{indent}    else {value[branch[0] + 6:]}", f"{indent})"]
+
+
+def _top_level(text: str, start: int, separator: str) -> list[int]:
+    """Where `separator` occurs in `text[start:]` outside brackets and string literals,
+    ending with the index of the bracket that closes the level `start` is in (if any)."""
+    found, depth, quote = [], 0, ""
+    for i in range(start, len(text)):
+        char = text[i]
+        if quote:
+            quote = "" if char == quote and text[i - 1] != "\\" else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth < 0:
+                return [*found, i]
+        elif depth == 0 and text.startswith(separator, i):
+            found.append(i)
+    return found
+
+
+def _docstring_lines(text: str) -> list[str]:
+    """A class docstring on one line, or wrapped when it is long (a composite's doc)."""
+    if len(text) <= 110:
+        return [f'    """{text}"""']
+    wrapped = textwrap.wrap(text, 100, break_long_words=False, break_on_hyphens=False)
+    return [f'    """{wrapped[0]}', *(f"    {line}" for line in wrapped[1:]), '    """']
+
+
+def _common_shape(plan: ClassPlan, node_id: str) -> Shape | None:
+    """The node's output shape for the comment, when every use of the class has the same."""
+    shapes = {inst.module.meta["report"].nodes[node_id].outputs.get("out") for inst in plan.instances}
+    return shapes.pop() if len(shapes) == 1 else None
 
 
 def _arguments(spec, incoming: dict, values: dict[tuple[str, str], str]) -> list[str]:
@@ -192,7 +273,7 @@ def _name_outputs(node_id: str, spec, used: set[str], values: dict[tuple[str, st
     return _unpack(spec.output_paths, {p: values[(node_id, p)] for p in ports}, used)
 
 
-def _summary(net, prep: Prepared) -> str:
+def _summary(prep: Prepared) -> str:
     inputs = ", ".join(f"{i} {_shape(prep.shapes[i])}" for i in prep.inputs)
     outputs = ", ".join(
         f"{o} {_shape(prep.report.nodes[o].inputs.get('in', ()))}" for o in prep.outputs)
@@ -203,16 +284,15 @@ def _shape(shape: Shape) -> str:
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
 
 
-def _call(block: str, attr: str, params: dict[str, Any], args: list[str],
-          module: nn.Module) -> tuple[str, str | None]:
-    """The forward expression for a node, and its layer constructor (None for merges)."""
+def _call(block: str, attr: str, params: dict[str, Any], args: list[str]) -> str:
+    """The forward expression for a node: merges as operators, layers as calls."""
     if block == "Add":
-        return " + ".join(args), None
+        return " + ".join(args)
     if block == "Multiply":
-        return " * ".join(args), None
+        return " * ".join(args)
     if block == "Concat":
-        return f"torch.cat([{', '.join(args)}], dim={params['dim']})", None
-    return f"{read_layer(attr)}({', '.join(args)})", constructor(module)
+        return f"torch.cat([{', '.join(args)}], dim={params['dim']})"
+    return f"{read_layer(attr)}({', '.join(args)})"
 
 
 def _unpack(paths: dict[str, tuple[int, ...]], names: dict[str, str], used: set[str]) -> str:
@@ -234,109 +314,3 @@ def _unpack(paths: dict[str, tuple[int, ...]], names: dict[str, str], used: set[
         return ", ".join(parts) if top else f"({', '.join(parts)})"
 
     return render(tree, True)
-
-
-# ---- constructors -------------------------------------------------------------------
-
-
-def constructor(module: nn.Module) -> str:
-    """`nn.Conv2d(1, 20, 5)`: the call that builds `module`, defaults left out."""
-    cls = type(module)
-    if cls.__module__ == custom_layers.__name__:
-        prefix = ""
-    elif getattr(nn, cls.__name__, None) is cls:
-        prefix = "nn."
-    else:
-        raise NetCanvasError(f"cannot write PyTorch source for a {cls.__module__}.{cls.__name__} layer")
-    special = SPECIAL.get(cls.__name__)
-    arguments = special(module) if special else _from_signature(module)
-    rendered = [literal(value) if default is REQUIRED else f"{name}={literal(value)}"
-                for name, value, default in arguments if default is REQUIRED or value != default]
-    return f"{prefix}{cls.__name__}({', '.join(rendered)})"
-
-
-Argument = tuple[str, Any, Any]  # name, value, default (REQUIRED: written positionally)
-
-
-def _from_signature(module: nn.Module) -> list[Argument]:
-    """Arguments read back from attributes named like the `__init__` parameters."""
-    arguments = []
-    for param in inspect.signature(type(module).__init__).parameters.values():
-        if (param.name in ("self", "device", "dtype") or param.name.startswith("_")
-                or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD)):
-            continue
-        if not hasattr(module, param.name):
-            if param.default is REQUIRED:
-                raise NetCanvasError(f"cannot write PyTorch source for {type(module).__name__}: "
-                                     f"its '{param.name}' is not readable")
-            continue
-        value = _plain(getattr(module, param.name), param.name)
-        if param.name == "stride" and param.default is None and value == _plain(
-                getattr(module, "kernel_size", None), "kernel_size"):
-            continue  # pooling: stride defaults to the kernel size
-        arguments.append((param.name, value, param.default))
-    return arguments
-
-
-def _plain(value: Any, name: str) -> Any:
-    """Attribute values as a person writes them: `5` for `(5, 5)`, `False` for no bias."""
-    if name == "bias" and (value is None or isinstance(value, torch.Tensor)):
-        return value is not None
-    if isinstance(value, torch.Size):
-        value = tuple(value)
-    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
-        return value[0]
-    return value
-
-
-def _recurrent(module: nn.RNNBase) -> list[Argument]:
-    arguments: list[Argument] = [("input_size", module.input_size, REQUIRED),
-                                 ("hidden_size", module.hidden_size, REQUIRED),
-                                 ("num_layers", module.num_layers, 1)]
-    if isinstance(module, nn.RNN):
-        arguments.append(("nonlinearity", module.nonlinearity, "tanh"))
-    arguments += [("bias", module.bias, True), ("batch_first", module.batch_first, False),
-                  ("dropout", float(module.dropout), 0.0),
-                  ("bidirectional", module.bidirectional, False)]
-    if isinstance(module, nn.LSTM):
-        arguments.append(("proj_size", module.proj_size, 0))
-    return arguments
-
-
-def _attention(module: nn.MultiheadAttention) -> list[Argument]:
-    return [("embed_dim", module.embed_dim, REQUIRED), ("num_heads", module.num_heads, REQUIRED),
-            ("dropout", float(module.dropout), 0.0), ("bias", module.in_proj_bias is not None, True),
-            ("add_bias_kv", module.bias_k is not None, False),
-            ("add_zero_attn", module.add_zero_attn, False),
-            ("kdim", module.kdim, module.embed_dim), ("vdim", module.vdim, module.embed_dim),
-            ("batch_first", module.batch_first, False)]
-
-
-def _encoder_layer(module: nn.TransformerEncoderLayer) -> list[Argument]:
-    activation = getattr(module.activation, "__name__", type(module.activation).__name__).lower()
-    if activation not in ("relu", "gelu"):
-        raise NetCanvasError(f"cannot write PyTorch source for a TransformerEncoderLayer "
-                             f"with activation {activation}")
-    attention = module.self_attn
-    return [("d_model", attention.embed_dim, REQUIRED), ("nhead", attention.num_heads, REQUIRED),
-            ("dim_feedforward", module.linear1.out_features, 2048),
-            ("dropout", module.dropout.p, 0.1), ("activation", activation, "relu"),
-            ("layer_norm_eps", module.norm1.eps, 1e-5),
-            ("batch_first", attention.batch_first, False), ("norm_first", module.norm_first, False),
-            ("bias", module.linear1.bias is not None, True)]
-
-
-def _positional(module: custom_layers.PositionalEncoding) -> list[Argument]:
-    return [("d_model", module.pe.shape[1], REQUIRED), ("max_len", module.pe.shape[0], 512),
-            ("dropout", module.dropout.p, 0.0)]
-
-
-def _graph_conv(module: custom_layers.GraphConv) -> list[Argument]:
-    return [("in_features", module.linear.in_features, REQUIRED),
-            ("out_features", module.linear.out_features, REQUIRED),
-            ("bias", module.linear.bias is not None, True), ("normalize", module.normalize, True)]
-
-
-SPECIAL = {"RNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent,
-           "MultiheadAttention": _attention, "TransformerEncoderLayer": _encoder_layer,
-           "PositionalEncoding": _positional, "GraphConv": _graph_conv}
