@@ -32,3 +32,14 @@ def iris_mlp(**training: Any) -> Document:
     setup.update(training)
     return chain_document([("Linear", {"out_features": 16}), ("ReLU", {}),
                            ("Linear", {"out_features": 3})], setup)
+
+
+def json_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path into a JSON value (keys and list indexes), the value's own `()` first:
+    the places a fuzz test plants bad values."""
+    found = [prefix]
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, child in items:
+        found += json_paths(child, (*prefix, key))
+    return found

@@ -15,6 +15,7 @@ from engine.errors import DocumentError
 from engine.presets import PRESETS_DIR
 from engine.readwrite import document_to_dict, document_to_json, parse_document
 from engine.shapes import check
+from tests.helpers import json_paths
 
 PRESETS = sorted(PRESETS_DIR.glob("*.json"))
 
@@ -201,16 +202,7 @@ json_values = st.recursive(
 )
 
 
-def _paths(value, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    items = value.items() if isinstance(value, dict) else enumerate(value) \
-        if isinstance(value, list) else ()
-    for key, child in items:
-        found += _paths(child, (*prefix, key))
-    return found
-
-
-BLOCK_PATHS = [p for p in _paths(residual_record()) if p[:1] == ("blocks",)
+BLOCK_PATHS = [p for p in json_paths(residual_record()) if p[:1] == ("blocks",)
                or p[:4] == ("networks", "main", "nodes", 1)]
 
 

@@ -23,6 +23,7 @@ import engine
 from engine import safeload
 from engine.errors import DocumentError
 from engine.readwrite import document_bytes, parse_document
+from tests.helpers import json_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = {p.stem: json.loads(p.read_text()) for p in sorted((ROOT / "presets").glob("*.json"))}
@@ -33,15 +34,6 @@ json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=3
 surrogates = st.builds(lambda head, code, tail: f"{head}{chr(code)}{tail}",
                        st.text(max_size=3), st.integers(0xD800, 0xDFFF), st.text(max_size=3))
 fuzz = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    items = value.items() if isinstance(value, dict) else enumerate(value) \
-        if isinstance(value, list) else ()
-    for key, child in items:
-        found += _paths(child, (*prefix, key))
-    return found
 
 
 def _json_path(where: tuple) -> str:
@@ -65,7 +57,7 @@ def _put(record: Any, where: tuple, value: Any) -> Any:
 def _mutation(draw, value_strategy) -> tuple[str, tuple, Any]:
     name = draw(st.sampled_from(sorted(PRESETS)))
     record = json.loads(json.dumps(PRESETS[name]))
-    where = draw(st.sampled_from(_paths(record)))
+    where = draw(st.sampled_from(json_paths(record)))
     return name, where, _put(record, where, draw(value_strategy))
 
 

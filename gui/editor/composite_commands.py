@@ -63,17 +63,17 @@ class Definitions:
                 self.document.remove_block(name)
 
 
-class AddCompositeCommand(AddNodeCommand):
-    """Add a node of a composite, copying its definition in first when the document
-    does not define it yet (a built-in or a block of the user's library)."""
+class _WithDefinitions:
+    """An edit that needs composite definitions in the document: they come in before it
+    and leave on its undo (or when it fails), as one undo step."""
 
-    def __init__(self, document: Document, network: str, block: str,
-                 pos: tuple[float, float], params: dict[str, Any] | None = None) -> None:
-        super().__init__(document, network, block, pos, params)
-        self.definitions = Definitions(document)
+    definitions: Definitions
+
+    def bring_definitions(self) -> None:
+        raise NotImplementedError
 
     def do(self) -> None:
-        self.definitions.import_once(self.block)
+        self.bring_definitions()
         try:
             super().do()
         except Exception:
@@ -83,6 +83,19 @@ class AddCompositeCommand(AddNodeCommand):
     def revert(self) -> None:
         super().revert()
         self.definitions.remove()
+
+
+class AddCompositeCommand(_WithDefinitions, AddNodeCommand):
+    """Add a node of a composite, copying its definition in first when the document
+    does not define it yet (a built-in or a block of the user's library)."""
+
+    def __init__(self, document: Document, network: str, block: str,
+                 pos: tuple[float, float], params: dict[str, Any] | None = None) -> None:
+        super().__init__(document, network, block, pos, params)
+        self.definitions = Definitions(document)
+
+    def bring_definitions(self) -> None:
+        self.definitions.import_once(self.block)
 
 
 class ImportBlockCommand(Command):
@@ -100,7 +113,7 @@ class ImportBlockCommand(Command):
         self.definitions.remove()
 
 
-class PasteWithBlocksCommand(PasteCommand):
+class PasteWithBlocksCommand(_WithDefinitions, PasteCommand):
     """Paste nodes together with the definitions of the composites they use that the
     document lacks (copied from another document): one undo step for both."""
 
@@ -111,17 +124,8 @@ class PasteWithBlocksCommand(PasteCommand):
         self.definitions = Definitions(document)
         self.definitions.added = list(definitions)
 
-    def do(self) -> None:
+    def bring_definitions(self) -> None:
         self.definitions.restore()
-        try:
-            super().do()
-        except Exception:
-            self.definitions.remove()
-            raise
-
-    def revert(self) -> None:
-        super().revert()
-        self.definitions.remove()
 
 
 class BlockInfoCommand(Command):
