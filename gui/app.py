@@ -23,8 +23,9 @@ from gui import settings
 
 DEFAULT_PRESET_PATH = PRESETS_DIR / f"{DEFAULT_PRESET}.json"
 SCREENSHOT_SIZE = (1920, 1080)
-# What a run needs, in the order it needs it; torch._dynamo is what the first optimizer
-# step would otherwise import on the training thread (seconds, holding the GIL).
+# What checking a run, reading its results and exporting need, in that order (the training
+# itself runs in the training host); torch._dynamo is what an export would otherwise import
+# on its thread (seconds, holding the GIL).
 BACKGROUND_MODULES = ("torch", "engine.compiler", "engine.bundle", "engine.training.base",
                       "engine.training.setup", "torch._dynamo")
 # `NETCANVAS_STARTUP_TRACE=1` prints `first-paint` and `engine-ready` lines on stderr
@@ -51,7 +52,9 @@ class EngineLoader(QObject):
             for name in self.modules:
                 importlib.import_module(name)
             from engine.training import TRAINERS  # every trainer module
+            from engine.training.child_run import prepare_host
 
+            prepare_host()  # the training process imports torch while the person builds
             ok, reason = bool(TRAINERS), ""
         except Exception as exc:  # noqa: BLE001 - told to the person, not raised in a thread
             ok, reason = False, f"{type(exc).__name__}: {exc}"

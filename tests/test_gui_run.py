@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.data.base import ArrayDataset, DatasetEntry, register
-from engine.data.splits import split_indices
 from engine.readwrite import save_document
 from gui.main_window import MainWindow
 from gui.plots.curves import CurvePanel
@@ -16,19 +14,16 @@ from tests.helpers import chain_document, iris_mlp
 TIMEOUT_MS = 60_000
 
 
-def _arrays(name: str, poison: bool):
-    def load(spec, seed):
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(60, 2)).astype(np.float32)
-        if poison:
-            x[:, 0] = np.nan  # a NaN loss from the very first step
-        return ArrayDataset(name, x, x[:, :1] * 2, split_indices(60, seed))
-
-    register(DatasetEntry(name, "for GUI failure tests", "arrays", load, lambda spec: {"x": (None, 2)}))
-
-
-_arrays("gui_nan_data", poison=True)
-_arrays("gui_clean_data", poison=False)
+def _arrays(folder, poison: bool) -> dict:
+    """The person's own .npz (the training host sees files, not datasets registered here)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2)).astype(np.float32)
+    y = x[:, :1] * 2
+    if poison:
+        x[:, 0] = np.nan  # a NaN loss from the very first step
+    path = folder / f"{'nan' if poison else 'clean'}.npz"
+    np.savez(path, x=x, y=y)
+    return {"name": "npz", "path": str(path)}
 
 
 @pytest.fixture
@@ -116,16 +111,17 @@ def test_import_pytorch_module_opens_it_as_a_document(window, qtbot, tmp_path):
     assert {"Linear", "ReLU"} <= blocks
 
 
-def test_failed_run_is_reported_and_the_next_run_works(window, qtbot):
+def test_failed_run_is_reported_and_the_next_run_works(window, qtbot, tmp_path):
     doc = chain_document([("Linear", {"out_features": 1})],
-                         {"task": "regression", "dataset": "gui_nan_data", "loss": "mse", "epochs": 5,
+                         {"task": "regression", "dataset": _arrays(tmp_path, poison=True), "loss": "mse",
+                          "epochs": 5,
                           "optimizer": {"name": "sgd", "lr": 0.01}, "device": "cpu"})
     window.set_document(doc, None)
     with qtbot.waitSignal(window.run_control.controller.failed, timeout=TIMEOUT_MS):
         window.run_control.run()
     assert window.dialogs.errors and "Training failed" == window.dialogs.errors[-1][0]
     assert "at step 1" in window.dialogs.errors[-1][1]
-    window.session.document.training["dataset"] = "gui_clean_data"
+    window.session.document.training["dataset"] = _arrays(tmp_path, poison=False)
     with qtbot.waitSignal(window.run_control.controller.finished, timeout=TIMEOUT_MS):
         assert window.run_control.run()
 
@@ -201,7 +197,7 @@ def test_import_an_onnx_model_opens_it_as_a_document(window, qtbot, tmp_path):
     from engine.export import export_onnx
 
     doc = chain_document([("Linear", {"out_features": 3}), ("ReLU", {})],
-                         {"task": "regression", "dataset": "gui_nan_data", "loss": "mse"})
+                         {"task": "regression", "dataset": _arrays(tmp_path, poison=True), "loss": "mse"})
     path = export_onnx(doc, "main", tmp_path / "tiny.onnx").path
     window.dialogs.next_import = (str(path), "")
     assert window.exports.import_module_dialog()

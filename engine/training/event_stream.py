@@ -1,10 +1,13 @@
 """Training events as JSON lines, and a run in child processes that reads them back.
 
-The GUI runs an N-process training (`training.processes` > 1) as
-`torchrun ... -m engine.training.distributed FILE --events`: rank 0 prints each
-event as one JSON line on stdout, the GUI's worker thread decodes them into
-the same dataclasses (`ProcessRun.run`), and the heavy training never shares
-the GUI's interpreter. Numpy arrays (activations, samples) travel as base64.
+Every GUI run trains in a child process and speaks this language on a pipe:
+one run through the training host (engine/training/host.py), an N-process
+training (`training.processes` > 1) as `torchrun ... -m
+engine.training.distributed FILE --events`, whose rank 0 prints each event as
+one JSON line. The GUI's worker thread decodes the lines into the same
+dataclasses, so the heavy training never shares the GUI's interpreter. Numpy
+arrays (activations, samples) travel as base64, a graph attention capture as
+its fields. JSON rather than pickle: what comes down the pipe is only ever data.
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ import numpy as np
 
 from engine.document import Document
 from engine.training import events as ev
+from engine.training.graph_attention import EdgeAttention
 
 EVENT_TYPES = {cls.__name__: cls for cls in (ev.Started, ev.Step, ev.Epoch, ev.Episode,
                                              ev.Activations, ev.Samples, ev.Checkpoint,
-                                             ev.Finished, ev.Failed)}
+                                             ev.Notice, ev.Finished, ev.Failed)}
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, EdgeAttention):
+        return {"__edge_attention__": {f.name: _plain(getattr(value, f.name))
+                                       for f in dataclasses.fields(value)}}
     if isinstance(value, np.ndarray):
         return {"__array__": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode(),
                 "dtype": str(value.dtype), "shape": list(value.shape)}
@@ -43,6 +50,8 @@ def _plain(value: Any) -> Any:
 
 
 def _restored(value: Any) -> Any:
+    if isinstance(value, dict) and "__edge_attention__" in value:
+        return EdgeAttention(**_restored(value["__edge_attention__"]))
     if isinstance(value, dict) and "__array__" in value:
         raw = base64.b64decode(value["__array__"])
         return np.frombuffer(raw, value["dtype"]).reshape(value["shape"]).copy()

@@ -37,12 +37,16 @@ TRAINERS["dqn"] = DqnTrainer
 TRAINERS["q_learning"] = QLearningTrainer
 
 
-def make_trainer(doc: Document, options: RunOptions | None = None, **overrides) -> Trainer:
-    """The trainer for `doc.training.task`; keyword overrides fill RunOptions."""
-    options = options or RunOptions(**overrides)
+def trainer_factory(doc: Document) -> TrainerFactory:
+    """What trains `doc.training.task`; an unknown task is refused with the known ones."""
     task = doc.training.get("task", default("", "task"))
     if task not in TRAINERS:
         raise NetCanvasError(
             f"training.task: unknown task '{task}' (known: {', '.join(sorted(TRAINERS))})"
         )
-    return TRAINERS[task](doc, options)
+    return TRAINERS[task]
+
+
+def make_trainer(doc: Document, options: RunOptions | None = None, **overrides) -> Trainer:
+    """The trainer for `doc.training.task`; keyword overrides fill RunOptions."""
+    return trainer_factory(doc)(doc, options or RunOptions(**overrides))

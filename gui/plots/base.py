@@ -6,10 +6,11 @@ second, and only while the panel is visible and has news, ties it to the screen.
 
 A frame's cost is measured (the redraw and the paint it caused) and the next
 frame waits long enough that plotting uses at most PLOT_SHARE of the GUI
-thread: while the GUI thread runs Python it holds the GIL, and every torch
-call of the training thread that ends while it does waits for it, so plot
-time is taken straight out of training. A fast machine keeps 30 Hz; a slow
-or busy one draws less often instead of stuttering and slowing the run.
+thread: the training host runs at a lower priority than the window, so on a
+small machine every frame takes a core from one of its torch threads (and the
+other waits for it), and plot time is taken straight out of training. A fast
+machine keeps 30 Hz; a slow or busy one draws less often instead of
+stuttering and slowing the run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Runs an engine trainer in a QThread and hands its events to the GUI thread as signals.
+"""Runs a training in a child process and hands its events to the GUI thread as signals.
 
 The window's side of a run, in full:
 
@@ -15,18 +15,21 @@ The window's side of a run, in full:
     controller.shutdown()                        # in closeEvent: stop and wait, bounded
 
 Why it is built this way:
+- The training runs in the training host, a child process (engine/training/host.py,
+  driven by engine/training/child_run.py): in a thread of this process it shared
+  one interpreter with the window and reached only 0.6-0.7x of `netcanvas train`
+  on two cores. A QThread of this process reads the host's events off the pipe.
 - `start` trains a copy of the document (`Document.copy`, plus the trained state
   when resuming), so edits made in the editor during a run can never reach the
-  worker; the trained copy comes back with `finished`/`failed`, and the window
-  decides what to keep.
-- The worker appends events to a locked deque and wakes the GUI only for the
+  run; the trained copy comes back with `finished`/`failed` (its weights, metrics
+  and resume state read back from the host), and the window decides what to keep.
+- The reader appends events to a locked deque and wakes the GUI only for the
   first event since the GUI last collected; the GUI collects COLLECT_DELAY_MS
   later. A trainer doing thousands of steps a second thus costs the GUI at most
   ~100 wake-ups a second instead of one queued Qt event per step, and the GUI
   re-emits the events within a time budget, so a backlog never blocks painting.
 - `finished`/`failed` are emitted only once the thread has ended, so a slot that
   reacts by pressing Run again (or closing) finds the controller idle.
-- The worker lowers torch's intra-op threads to leave a core for the GUI (on more than 2).
 """
 
 from __future__ import annotations
@@ -58,12 +61,17 @@ from gui.gc_guard import guard_garbage_collection
 from gui.training.subprocess_source import process_run, processes
 
 if TYPE_CHECKING:  # torch and the trainers load in the background after the first paint
-    from engine.training import RunOptions, Trainer
+    from engine.training import RunOptions
+    from engine.training.child_run import ChildRun
+    from engine.training.event_stream import ProcessRun
+
+    Run = ChildRun | ProcessRun
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 COLLECT_DELAY_MS = 10  # after a wake-up, let events gather this long: ≤ 100 wake-ups a second
 DRAIN_BUDGET_S = 0.008  # GUI time spent re-emitting events per turn before yielding to paint/input
 THREAD_END_POLL_MS = 2  # after `finished`, how soon to look whether the thread has ended
+KILLED_READER_WAIT_MS = 2000  # after killing a run at close, how long its reading thread may take
 # Collected events waiting for the GUI: past this, every other Step is dropped (the curves are
 # decimated anyway), so a trainer faster than the GUI cannot grow memory without bound.
 MAX_BACKLOG = 20_000
@@ -79,8 +87,8 @@ def document_errors(doc: Document) -> list[str]:
 
 
 def worker_threads() -> int:
-    """Intra-op threads for training: every core but one, which stays with the GUI, where
-    there are more than two; on two cores (or one) all of them, as `netcanvas train` uses.
+    """Intra-op threads of the training host: every core but one, which stays with the GUI,
+    where there are more than two; on two cores (or one) all of them, as `netcanvas train`.
 
     On two cores one training thread halved throughput against the CLI, while the GUI,
     which only waits on events between repaints, needs no core of its own.
@@ -118,16 +126,15 @@ class _Mailbox:
 
 
 class _Worker(QObject):
-    """Lives in the training thread; iterates the trainer and mails its events."""
+    """Lives in the reading thread; iterates the run's events and mails them."""
 
     wake = Signal()  # the GUI should collect the mailbox
     done = Signal()
 
-    def __init__(self, trainer: Trainer, mailbox: _Mailbox, threads: int, record=None) -> None:
+    def __init__(self, trainer: Run, mailbox: _Mailbox, record=None) -> None:
         super().__init__()  # no parent: moveToThread silently fails on parented objects
         self.trainer = trainer
         self.mailbox = mailbox
-        self.threads = threads
         self.record = record  # (trainer, events) -> events: the run store's recorder, in this thread
 
     def post(self, event: object) -> None:
@@ -136,9 +143,6 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
-        import torch
-
-        torch.set_num_threads(min(self.threads, torch.get_num_threads()))  # this thread only
         try:
             events = self.trainer.run()
             if self.record is not None:
@@ -170,11 +174,11 @@ class TrainingController(QObject):
         super().__init__(parent)
         self._collector = guard_garbage_collection()
         self._holding = False  # the collector defers full collections while a run lives
-        self.threads = threads or worker_threads()
+        self.threads = threads or worker_threads()  # the host's intra-op threads
         self._state = IDLE
         self._thread: QThread | None = None
         self._worker: _Worker | None = None
-        self._trainer: Trainer | None = None
+        self._trainer: Run | None = None
         self._doc: Document | None = None
         self._final: Finished | Failed | None = None
         self._mailbox = _Mailbox()
@@ -215,26 +219,29 @@ class TrainingController(QObject):
         errors = document_errors(doc)
         if errors:
             return errors
-        from engine.training import RunOptions, make_trainer
+        from engine.training import RunOptions
+        from engine.training.child_run import ChildRun
+        from engine.training.registry import trainer_factory
 
         options = copy.copy(options) if options is not None else RunOptions()
         if not list(options.watch):
             options.watch = list(self._watch)
         twin = doc.copy(with_state=options.resume)
         try:
-            trainer = make_trainer(twin, options) if processes(twin) == 1 else \
-                process_run(twin, options)  # N processes: events stream from a child
+            trainer_factory(twin)  # an unknown task is refused now, not by the host
+            trainer = ChildRun(twin, options, self.threads) if processes(twin) == 1 else \
+                process_run(twin, options)  # N processes: torchrun's rank 0 streams events
         except NetCanvasError as exc:
             return [str(exc)]
         self._launch(twin, trainer)
         return []
 
-    def _launch(self, doc: Document, trainer: Trainer) -> None:
+    def _launch(self, doc: Document, trainer: Run) -> None:
         self._doc, self._trainer, self._final = doc, trainer, None
         self._mailbox = _Mailbox()
         thread = QThread()
         thread.setObjectName("netcanvas-training")
-        worker = _Worker(trainer, self._mailbox, self.threads, self.record_run)
+        worker = _Worker(trainer, self._mailbox, self.record_run)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Direct: quit from the worker's own thread, so it ends even while the GUI waits in shutdown.
@@ -275,14 +282,17 @@ class TrainingController(QObject):
             self._trainer.watch(self._watch)
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """For window close only: stop, wait for the thread (bounded); False if it outlived the wait."""
+        """For window close only: stop and wait (bounded); a run that does not stop in time
+        is killed. False if even the reading thread outlived the wait."""
         thread = self._thread
         if thread is None:
             return True
         if self._trainer is not None:
             self._trainer.stop()
         self._set_state(STOPPING)
-        if not thread.wait(QDeadlineTimer(timeout_ms)):
+        if not thread.wait(QDeadlineTimer(timeout_ms)) and self._trainer is not None:
+            getattr(self._trainer, "kill", lambda: None)()  # the pipe ends, and so does the thread
+        if not thread.wait(QDeadlineTimer(KILLED_READER_WAIT_MS)):
             # Destroying a running QThread aborts the process: keep it alive until exit.
             _ABANDONED.append((thread, self._worker))
             self._thread = self._worker = self._trainer = None
