@@ -1,11 +1,12 @@
 """Does training from the GUI keep the window responsive, and does the GUI slow training?
 
 Trains a preset (the LeNet CNN by default) flat out through `TrainingController`
+(which trains in the training host, a child process: engine/training/host.py)
 in an offscreen QApplication with the `TrainingPanel` shown and redrawing,
 while a 5 ms QTimer probes the event loop and records how late each tick is,
 and a menu pops up every MENU_EVERY_MS (how long until it paints, against the
 same when idle). The same training then runs headless in a fresh process at
-torch's defaults, as `netcanvas train` does (and, where the GUI's worker uses
+torch's defaults, as `netcanvas train` does (and, where the training host uses
 fewer threads, in this process at that count too, for information). A second scenario floods the
 GUI with events (a tiny MLP making thousands of steps a second) to exercise the
 controller's coalescing.
@@ -164,7 +165,7 @@ def run_headless(doc, options: RunOptions, threads: int | None) -> float:
 
 def run_cli(doc, options: RunOptions) -> float:
     """Samples/s of the same training in a fresh process with torch's defaults, as `netcanvas
-    train` runs it: nothing of this process (Qt, the GUI's collector, the worker's thread
+    train` runs it: nothing of this process (Qt, the GUI's collector, the reading thread
     pools) can slow or speed the reference."""
     import subprocess
     import tempfile
@@ -422,7 +423,7 @@ def main() -> None:
 
         scenarios.append(("event flood (MLP)", iris_mlp(epochs=300, batch_size=8, device=args.device), 300))
     print(f"{cnn.name}: {scenarios[0][2]} epochs × {per_epoch} steps, device {args.device}, "
-          f"GUI worker {controller.threads} torch thread(s), `netcanvas train` {CLI_THREADS}, "
+          f"training host {controller.threads} torch thread(s), `netcanvas train` {CLI_THREADS}, "
           f"{os.cpu_count()} CPUs, {args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms; "
           f"load average {os.getloadavg()[0]:.1f}")
     if args.replay:

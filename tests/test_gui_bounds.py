@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from engine.training import Epoch, Step
+import numpy as np
+
+from engine.training import Epoch, Started, Step
 from gui.plots.buffers import DEFAULT_CAP, Series
 from gui.training.controller import thinned
 
@@ -39,3 +41,39 @@ def test_epoch_and_rate_points_stay_bounded_and_keep_the_recent_ones_exact():
     assert points[0][0] == 1.0  # the start of the run is still drawn
     assert [p[0] for p in points[-100:]] == [float(e) for e in range(10 * POINTS_CAP - 100, 10 * POINTS_CAP)]
     assert all(a[0] < b[0] for a, b in zip(points, points[1:], strict=False))
+
+
+def test_a_run_of_steps_added_at_once_draws_what_one_at_a_time_draws(qtbot):
+    """The controller hands the plots runs of Steps in one piece (a flood costs per piece)."""
+    from gui.plots.curves import BULK_STEPS, CurvePanel
+
+    steps = [Step(i, 1, 1.0 / i, 0.1 if i < 50 else 0.05, 100.0, i / 300) for i in range(1, 300)]
+    one, bulk = CurvePanel(), CurvePanel()
+    qtbot.addWidget(one)
+    qtbot.addWidget(bulk)
+    for step in steps:
+        one.add_step(step)
+    bulk.add_steps(steps[:5])  # a short run goes one by one
+    bulk.add_steps(steps[5:])
+    assert len(steps[5:]) >= BULK_STEPS
+    for key in ("raw", "smooth"):
+        a, b = getattr(one.tracks["loss"], key), getattr(bulk.tracks["loss"], key)
+        assert np.array_equal(a.x, b.x) and np.allclose(a.y, b.y, rtol=1e-12)
+    assert one.lr_points == bulk.lr_points and one.last_step == bulk.last_step
+
+
+def test_the_controller_hands_runs_of_steps_over_in_one_piece_and_every_event_alone(qtbot):
+    from gui.training.controller import TrainingController
+
+    controller = TrainingController()
+    started = Started("classification", "cpu", {"main": 1}, 1, 10)
+    posted = [started, *(_step(i) for i in range(1, 6)), Epoch(1, {}, {}, 0.5), _step(6)]
+    for event in posted:
+        controller._mailbox.post(event)
+    pieces, each = [], []
+    controller.events.connect(pieces.append)
+    controller.event.connect(each.append)
+    controller._drain()
+    assert each == posted
+    assert [len(piece) for piece in pieces] == [1, 5, 1, 1]
+    assert pieces[1] == posted[1:6]

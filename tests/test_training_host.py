@@ -10,6 +10,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,10 +155,13 @@ def test_what_a_library_prints_never_lands_among_the_events():
     assert "a library talking" in done.stderr
 
 
-def test_end_of_input_ends_the_host():
+def test_end_of_input_ends_the_host_and_it_is_reaped_without_anyone_waiting():
     host = TrainingHost()
     host.release()
-    assert host.process.wait(timeout=120) == 0
+    deadline = time.monotonic() + 120  # a bound for a slow machine, not a measurement
+    while host.process.returncode is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert host.process.returncode == 0
 
 
 def test_notices_and_graph_attention_cross_the_pipe():
@@ -177,3 +181,17 @@ def test_notices_and_graph_attention_cross_the_pipe():
                                    Finished({"accuracy": 0.5}, True, 1.5)])
 def test_a_runs_last_event_keeps_every_field(event):
     assert dataclasses.asdict(decode(encode(event))) == dataclasses.asdict(event)
+
+
+def test_a_run_of_steps_crosses_the_pipe_as_one_line_and_comes_back_whole():
+    from engine.training.event_stream import decode_many, encode_many
+
+    steps = [Step(i, 1, 1.0 / i, 0.01, 500.0, i / 100) for i in range(1, 41)]
+    gan = Step(41, 1, 0.5, 0.01, 500.0, 0.41, {"generator": 0.7, "discriminator": 0.3})
+    nan = Step(42, 1, float("nan"), 0.01, 500.0, 0.42)
+    events = [*steps, Epoch(1, {"loss": 0.5}, {}, 0.4), gan, nan, Finished({}, False, 1.0)]
+    lines = encode_many(events).splitlines()
+    assert len(lines) == 5  # 40 steps, the epoch, the GAN's step, the lone step, the end
+    back = [event for line in lines for event in decode_many(line)]
+    assert back[:40] == steps and back[40:42] == events[40:42]
+    assert back[43] == events[43] and np.isnan(back[42].loss) and back[42].step == 42

@@ -30,7 +30,7 @@ from typing import Any
 
 from engine.document import Document
 from engine.errors import NetCanvasError
-from engine.training.event_stream import decode
+from engine.training.event_stream import decode_many
 from engine.training.events import Event, Failed, Finished
 
 ERROR_LINES = 40  # the host's stderr lines kept to explain its death
@@ -67,10 +67,10 @@ class TrainingHost:
         for line in self.process.stdout:  # type: ignore[union-attr]
             if not line.startswith("{"):
                 continue
-            event = decode(line)
-            yield event
-            if isinstance(event, Finished | Failed):
-                return
+            for event in decode_many(line):
+                yield event
+                if isinstance(event, Finished | Failed):
+                    return
         yield Failed(self.death_message(self.process.wait()))
 
     def death_message(self, code: int) -> str:
@@ -96,13 +96,15 @@ class TrainingHost:
             self.process.wait()
 
     def _relay_errors(self) -> None:
-        """Keep the tail (for a death message) and pass every line on, as an in-process run's."""
+        """Keep the tail (for a death message) and pass every line on, as an in-process run's;
+        at the host's end, reap it (a released host is never waited for otherwise)."""
         for line in self.process.stderr:  # type: ignore[union-attr]
             self.errors.append(line)
             try:
                 sys.stderr.write(line)
             except (OSError, ValueError):
                 pass
+        self.process.wait()
 
 
 _spare: TrainingHost | None = None

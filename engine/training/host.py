@@ -69,7 +69,7 @@ class EventWriter:
             self.written.wait_for(lambda: self.done >= self.queued)
 
     def _write_forever(self) -> None:
-        from engine.training.event_stream import encode
+        from engine.training.event_stream import encode_many
 
         while True:
             with self.ready:
@@ -77,7 +77,7 @@ class EventWriter:
                 batch = list(self.pending)
                 self.pending.clear()
             try:
-                self.stream.write("".join(encode(event) + "\n" for event in batch))
+                self.stream.write(encode_many(batch))
                 self.stream.flush()
             except (BrokenPipeError, OSError):
                 os._exit(0)  # the GUI is gone: nobody is left to train for

@@ -15,6 +15,7 @@ stuttering and slowing the run.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pyqtgraph as pg
@@ -23,7 +24,10 @@ from PySide6.QtWidgets import QWidget
 
 FRAME_MS = 33  # ~30 Hz at most
 SLOWEST_FRAME_MS = 500  # however costly, news shows within half a second
-PLOT_SHARE = 0.06  # of the GUI thread's time
+# Of the GUI thread's time. Where the window shares two cores (or one) with both of the
+# training host's torch threads, each frame stalls training (docs/responsiveness.md): there
+# plots draw half as often, ~7 times a second instead of ~15.
+PLOT_SHARE = 0.06 if (os.cpu_count() or 2) > 2 else 0.03
 
 
 class PlotPanel(QWidget):

@@ -36,6 +36,7 @@ SMOOTH_POINTS = 8192  # a smoothed curve has no detail finer than this; wide pen
 LR_REFRESH_S = 1.0
 EPOCH_REFRESH_S = 0.25
 GHOST_POINTS = 4000
+BULK_STEPS = 32  # a run of Steps at least this long is added as arrays
 MARKED_EPOCHS = 60  # epoch curves longer than this are drawn without a dot per epoch
 KEY_COLORS = {"loss": "blue", "generator": "orange", "discriminator": "purple",
               "accuracy": "green", "mse": "teal", "mae": "yellow"}
@@ -253,6 +254,22 @@ class CurvePanel(PlotPanel):
             track.raw.append(step, value)
             track.smooth.append(step, track.ema.update(value))
         self._add_lr(step, event.lr)
+        self.mark_stale("steps")
+
+    def add_steps(self, events: list[Step]) -> None:
+        """Consecutive Step events at once, as one `add_step` each (to float rounding): a long
+        run's losses go to the buffers as arrays, so a flood of tiny steps costs per call."""
+        if len(events) < BULK_STEPS or any(event.losses for event in events):
+            for event in events:  # few (the filter's call costs more), or a GAN's pairs
+                self.add_step(event)
+            return
+        steps = np.fromiter((event.step for event in events), np.float64, len(events))
+        losses = np.fromiter((event.loss for event in events), np.float64, len(events))
+        track = self.tracks.get("loss") or self._new_track("loss")
+        track.raw.extend(steps, losses)
+        track.smooth.extend(steps, track.ema.update_many(losses))
+        for event in events:
+            self._add_lr(float(event.step), event.lr)
         self.mark_stale("steps")
 
     def extend_steps(self, steps: np.ndarray, losses: np.ndarray, lrs: np.ndarray | None = None,

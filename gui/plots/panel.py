@@ -27,7 +27,7 @@ from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from engine.document import Document
-from engine.training import Activations, Episode, Finished, Samples, Started
+from engine.training import Activations, Episode, Finished, Samples, Started, Step
 from gui.plots.base import PlotPanel
 from gui.plots.curves import CurvePanel
 from gui.plots.feature_maps import FeatureMapPanel
@@ -158,7 +158,7 @@ class TrainingPanel(QWidget):
     def connect_controller(self, controller) -> None:
         """Listen to a TrainingController; `select_node` then also sets what it watches."""
         self.controller = controller
-        controller.event.connect(self.handle)
+        controller.events.connect(self.handle_events)
 
     def begin_run(self, doc: Document, resume: bool = False) -> None:
         """Prepare for a run of `doc`: a resumed run continues the same curves."""
@@ -203,6 +203,18 @@ class TrainingPanel(QWidget):
             self.tabs.setCurrentWidget(self.results)
 
     # ---- events ----------------------------------------------------------------------
+
+    @Slot(object)
+    def handle_events(self, events: list) -> None:
+        """A piece of the controller's events: a run of Steps goes to the two panels that
+        draw steps in one call each (a flood of tiny steps then costs the GUI per piece, not
+        per step); any other event is handled alone."""
+        if isinstance(events[0], Step):
+            self.progress.handle_steps(events)
+            self.curves.add_steps(events)
+            return
+        for event in events:
+            self.handle(event)
 
     @Slot(object)
     def handle(self, event: object) -> None:

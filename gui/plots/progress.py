@@ -84,6 +84,11 @@ class ProgressWidget(QWidget):
             self.final = "Failed: " + event.message.split("\n")[0]
             self._end()
 
+    def handle_steps(self, steps: list[Step]) -> None:
+        """Consecutive Step events at once: the state `handle` leaves after each of them."""
+        for step in steps:
+            self._advance(step)
+
     def _advance(self, event: Step | Epoch | Episode) -> None:
         now = time.monotonic()
         self.progress = event.progress

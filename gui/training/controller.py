@@ -24,10 +24,11 @@ Why it is built this way:
   run; the trained copy comes back with `finished`/`failed` (its weights, metrics
   and resume state read back from the host), and the window decides what to keep.
 - The reader appends events to a locked deque and wakes the GUI only for the
-  first event since the GUI last collected; the GUI collects COLLECT_DELAY_MS
-  later. A trainer doing thousands of steps a second thus costs the GUI at most
-  ~100 wake-ups a second instead of one queued Qt event per step, and the GUI
-  re-emits the events within a time budget, so a backlog never blocks painting.
+  first event since the GUI last collected; collections are at least
+  COLLECT_DELAY_MS apart. A trainer doing thousands of steps a second thus costs
+  the GUI at most ~100 wake-ups a second (the host writes 25 times a second)
+  instead of one queued Qt event per step, and the GUI re-emits the events
+  within a time budget, so a backlog never blocks painting.
 - `finished`/`failed` are emitted only once the thread has ended, so a slot that
   reacts by pressing Run again (or closing) finds the controller idle.
 """
@@ -68,13 +69,14 @@ if TYPE_CHECKING:  # torch and the trainers load in the background after the fir
     Run = ChildRun | ProcessRun
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
-COLLECT_DELAY_MS = 10  # after a wake-up, let events gather this long: ≤ 100 wake-ups a second
+COLLECT_DELAY_MS = 10  # collections are at least this far apart: ≤ 100 a second
 DRAIN_BUDGET_S = 0.008  # GUI time spent re-emitting events per turn before yielding to paint/input
 THREAD_END_POLL_MS = 2  # after `finished`, how soon to look whether the thread has ended
 KILLED_READER_WAIT_MS = 2000  # after killing a run at close, how long its reading thread may take
 # Collected events waiting for the GUI: past this, every other Step is dropped (the curves are
 # decimated anyway), so a trainer faster than the GUI cannot grow memory without bound.
 MAX_BACKLOG = 20_000
+STEP_RUN = 1024  # the most Steps handed to `events` listeners in one piece
 _ABANDONED: list[tuple[QThread, QObject]] = []  # threads that outlived shutdown; never destroyed
 
 
@@ -159,6 +161,9 @@ class TrainingController(QObject):
     """One run at a time; see the module docstring for how a window wires it."""
 
     event = Signal(object)  # every event, in order (Finished/Failed after the thread ended)
+    # The same events in pieces, for listeners that take a flood in bulk (the plots): a run of
+    # consecutive Steps as one list, anything else alone (Finished/Failed too, as on `event`).
+    events = Signal(object)
     started = Signal(object)  # Started
     step = Signal(object)  # Step
     epoch = Signal(object)  # Epoch
@@ -183,6 +188,7 @@ class TrainingController(QObject):
         self._final: Finished | Failed | None = None
         self._mailbox = _Mailbox()
         self._backlog: deque = deque()  # collected, not yet re-emitted
+        self._last_drain = 0.0  # perf_counter of the last collection
         self._watch: list[str] = []
         self.record_run = None  # set by the window: gui.runs.recording.record_in_store
         self._drain_timer = QTimer(self, singleShot=True)
@@ -306,30 +312,50 @@ class TrainingController(QObject):
 
     @Slot()
     def _on_wake(self) -> None:
-        if not self._drain_timer.isActive():
-            self._drain_timer.start(COLLECT_DELAY_MS)
+        """Collect now if the last collection is COLLECT_DELAY_MS old (the training host
+        already gathers events into 25 writes a second; one wake-up each, not two), else
+        when it will be: a source writing every line on its own still wakes the GUI at
+        most ~100 times a second."""
+        if self._drain_timer.isActive():
+            return
+        wait_ms = COLLECT_DELAY_MS - 1000 * (time.perf_counter() - self._last_drain)
+        if wait_ms <= 0:
+            self._drain()
+        else:
+            self._drain_timer.start(int(wait_ms) + 1)
 
     @Slot()
     def _drain(self) -> None:
         """Re-emit collected events for at most DRAIN_BUDGET_S, then let the GUI paint."""
+        self._last_drain = time.perf_counter()
         self._backlog.extend(self._mailbox.collect())
         if len(self._backlog) > MAX_BACKLOG:
             self._backlog = thinned(self._backlog)
         began = time.perf_counter()
         while self._backlog and time.perf_counter() - began < DRAIN_BUDGET_S:
-            # One event at a time: an Epoch or an Activations costs far more than a Step.
-            self._dispatch(self._backlog.popleft())
+            # A piece at a time: an Epoch or an Activations costs far more than a Step.
+            self._dispatch(self._next_piece())
         if self._backlog:
             self._drain_timer.start(0)
 
-    def _dispatch(self, event: object) -> None:
-        if isinstance(event, Finished | Failed):
-            self._final = event  # announced once the thread has ended
+    def _next_piece(self) -> list:
+        """The backlog's next event, or its next run of Steps (at most STEP_RUN)."""
+        piece = [self._backlog.popleft()]
+        if isinstance(piece[0], Step):
+            while self._backlog and isinstance(self._backlog[0], Step) and len(piece) < STEP_RUN:
+                piece.append(self._backlog.popleft())
+        return piece
+
+    def _dispatch(self, piece: list) -> None:
+        if isinstance(piece[0], Finished | Failed):
+            self._final = piece[0]  # announced once the thread has ended
             return
-        self.event.emit(event)
-        signal = self._signals.get(type(event))
-        if signal is not None:
-            signal.emit(event)
+        for event in piece:
+            self.event.emit(event)
+            signal = self._signals.get(type(event))
+            if signal is not None:
+                signal.emit(event)
+        self.events.emit(piece)
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -352,13 +378,14 @@ class TrainingController(QObject):
         self._drain_timer.stop()
         self._backlog.extend(self._mailbox.collect())
         while self._backlog:
-            self._dispatch(self._backlog.popleft())
+            self._dispatch(self._next_piece())
         final = self._final or Failed("training ended without reporting a result")
         doc = self._doc
         self._thread = self._worker = self._trainer = self._final = None
         self._hold_collections(False)
         self._set_state(IDLE)
         self.event.emit(final)
+        self.events.emit([final])
         if isinstance(final, Finished):
             self.finished.emit(final, doc)
         else:
