@@ -52,13 +52,23 @@ class EngineLoader(QObject):
             for name in self.modules:
                 importlib.import_module(name)
             from engine.training import TRAINERS  # every trainer module
-            from engine.training.child_run import prepare_host
 
-            prepare_host()  # the training process imports torch while the person builds
             ok, reason = bool(TRAINERS), ""
+            _prepare_training_host()
         except Exception as exc:  # noqa: BLE001 - told to the person, not raised in a thread
             ok, reason = False, f"{type(exc).__name__}: {exc}"
         self.loaded.emit(ok, reason)  # queued: the slot runs on the GUI thread
+
+
+def _prepare_training_host() -> None:
+    """Start the training process now: it imports torch while the person builds. One that
+    cannot start is not a PyTorch failure; Run starts another and reports why if it fails."""
+    from engine.training.child_run import prepare_host
+
+    try:
+        prepare_host()
+    except OSError as exc:
+        print(f"netcanvas: the training process did not start yet: {exc}", file=sys.stderr)
 
 
 def engine_ready_hook(window):

@@ -195,3 +195,17 @@ def test_a_run_of_steps_crosses_the_pipe_as_one_line_and_comes_back_whole():
     back = [event for line in lines for event in decode_many(line)]
     assert back[:40] == steps and back[40:42] == events[40:42]
     assert back[43] == events[43] and np.isnan(back[42].loss) and back[42].step == 42
+
+
+def test_a_training_process_that_cannot_start_is_a_failure_naming_it(monkeypatch):
+    from engine.training import child_run
+
+    def no_process(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "/gone/python")
+
+    monkeypatch.setattr(child_run, "_spare", None)
+    monkeypatch.setattr(child_run.subprocess, "Popen", no_process)
+    events = list(ChildRun(iris_mlp(), RunOptions(), threads=1).run())
+    assert len(events) == 1 and isinstance(events[0], Failed)
+    assert "could not start the training process" in events[0].message
+    assert "/gone/python" in events[0].message

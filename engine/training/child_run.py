@@ -188,7 +188,11 @@ class ChildRun:
             except (OSError, TypeError, ValueError, NetCanvasError) as exc:
                 yield Failed(f"could not hand the document to the training process: {exc}")
                 return
-            host = take_host()
+            try:
+                host = take_host()
+            except OSError as exc:
+                yield Failed(f"could not start the training process ({sys.executable}): {exc}")
+                return
             with self._lock:
                 for command in (job, *self._controls):
                     host.send(command)  # a dead host shows in its events
