@@ -183,3 +183,22 @@ def test_long_epoch_curves_drop_their_dots(qtbot):
     curves.flush()
     assert all(item.opts["symbol"] is None for item in curves.epoch_items.values())
     assert len(curves.epoch_items[("val", "loss")].getData()[0]) == MARKED_EPOCHS + 1
+
+
+def test_the_epoch_plots_keep_their_range_while_new_epochs_fit_inside_it(qtbot):
+    """Each range change re-ticks and repaints the axes; hundreds of epochs of a tiny model
+    changed both epoch plots' ranges at every epoch redraw."""
+    curves = CurvePanel()
+    qtbot.addWidget(curves)
+    curves.resize(900, 500)
+    curves.show()
+    ranges = []
+    for epoch in range(1, 41):
+        curves.add_epoch(epoch, {"loss": 1.0 + 0.001 * epoch, "accuracy": 0.5 + 0.001 * epoch},
+                         {"loss": 1.05, "accuracy": 0.52})
+        curves.flush()
+        curves.view.scene().prepareForPaint()  # auto-range, as a frame does before its paint
+        ranges.append(tuple(tuple(plot.viewRange()[1]) for plot in (curves.epoch_plot, curves.metric_plot)))
+    assert len(set(ranges[10:])) <= 3  # a few coarse steps, not one per epoch
+    loss_range, metric_range = ranges[-1]
+    assert loss_range[0] <= 1.0 and loss_range[1] >= 1.05 and metric_range[1] >= 0.54

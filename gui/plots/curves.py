@@ -16,6 +16,7 @@ The hover readout names the values under the mouse on every plot.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -142,6 +143,10 @@ class CurvePanel(PlotPanel):
             self.lines[plot] = line
         self.lr_item = self.lr_plot.plot(pen=style.pen("yellow", 1.4))
         self.envelope = style.RangeEnvelope(self.loss_plot)
+        # The epoch plots too: a tiny model's hundreds of epochs otherwise re-tick both of
+        # their axes (the costliest part of a paint) at every epoch redraw.
+        self.epoch_envelopes = {plot: style.RangeEnvelope(plot)
+                                for plot in (self.epoch_plot, self.metric_plot)}
         self._hover = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -220,6 +225,8 @@ class CurvePanel(PlotPanel):
                 plot.removeItem(item)
         self.lr_item.setData([], [])
         self.envelope.clear()
+        for envelope in self.epoch_envelopes.values():
+            envelope.clear()
         self._show_legends()
 
     def _clear_data(self) -> None:
@@ -377,6 +384,17 @@ class CurvePanel(PlotPanel):
                           min(min(float(r.y.min()), r.last[1]) for r in kept),
                           max(max(float(r.y.max()), r.last[1]) for r in kept), tight=self.ended)
 
+    def _fit_epoch_envelopes(self) -> None:
+        for plot, envelope in self.epoch_envelopes.items():
+            points = [xy for (_, key), series in self.epochs.items()
+                      if self._epoch_plot_for(key) is plot for xy in series]
+            if not points or (plot is self.epoch_plot and self.log_box.isChecked()):
+                continue
+            xs, ys = zip(*points, strict=True)
+            finite = [y for y in ys if math.isfinite(y)]
+            if finite:
+                envelope.fit(min(xs), max(xs), min(finite), max(finite), tight=self.ended)
+
     def flush(self) -> None:
         self._epochs_drawn = self._lr_drawn = 0.0  # now means now
         super().flush()
@@ -392,6 +410,7 @@ class CurvePanel(PlotPanel):
             if len(points) > MARKED_EPOCHS and item.opts["symbol"] is not None:
                 item.setSymbol(None)  # dots touch each other by then, and cost a scatter per redraw
             item.setData(x, y)
+        self._fit_epoch_envelopes()
         self._show_legends()
         keys = {key for _, key in self.epochs if key not in LOSS_KEYS}
         title = "Metrics per epoch" if not keys else ", ".join(sorted(keys)) + " per epoch"
@@ -411,7 +430,8 @@ class CurvePanel(PlotPanel):
         """Log y on the loss and learning-rate plots (metrics such as accuracy stay linear)."""
         for plot in (self.loss_plot, self.epoch_plot, self.lr_plot):
             plot.setLogMode(y=on)
-        self.envelope.item.setVisible(not on)  # its rounding is linear; log axes re-tick little anyway
+        for envelope in (self.envelope, self.epoch_envelopes[self.epoch_plot]):
+            envelope.item.setVisible(not on)  # its rounding is linear; log axes re-tick little anyway
         self.lr_plot.enableAutoRange(y=True)
         self.mark_stale("steps", "epochs", "lr")
         if self.log_box.isChecked() != on:
