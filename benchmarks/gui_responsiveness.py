@@ -235,7 +235,7 @@ def scenario(name: str, doc, epochs: int, args, panel, controller, probe, menu) 
         rows["gui"].append(rate)
         rows["cpu"].append(100 * probe.gui_share)
         rows["cli"].append(run_cli(doc, options))
-        if controller.threads != CLI_THREADS:  # is a gap the thread count or the GUI's cost?
+        if controller.threads not in (None, CLI_THREADS):  # a gap from the thread count?
             rows["worker"].append(run_headless(doc, options, controller.threads))
         QApplication.processEvents()
     return {"name": name, **{k: v for k, v in rows.items() if v}}
@@ -423,7 +423,7 @@ def main() -> None:
 
         scenarios.append(("event flood (MLP)", iris_mlp(epochs=300, batch_size=8, device=args.device), 300))
     print(f"{cnn.name}: {scenarios[0][2]} epochs × {per_epoch} steps, device {args.device}, "
-          f"training host {controller.threads} torch thread(s), `netcanvas train` {CLI_THREADS}, "
+          f"training host {controller.threads or CLI_THREADS} torch thread(s), `netcanvas train` {CLI_THREADS}, "
           f"{os.cpu_count()} CPUs, {args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms; "
           f"load average {os.getloadavg()[0]:.1f}")
     if args.replay:
@@ -432,7 +432,7 @@ def main() -> None:
         results = [scenario(name, doc, epochs, args, panel, controller, probe, menu)
                    for name, doc, epochs in scenarios]
         print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        print_table(results, controller.threads, idle_menu)
+        print_table(results, controller.threads or CLI_THREADS, idle_menu)
     controller.shutdown()
     if args.slots or args.replay:
         print_slots()

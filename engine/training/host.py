@@ -91,7 +91,10 @@ class Host:
     """Runs jobs from a queue on the main thread; controls arrive on the reader thread."""
 
     def __init__(self, writer: EventWriter) -> None:
+        import torch
+
         self.writer = writer
+        self.default_threads = torch.get_num_threads()  # torch's choice, as `netcanvas train`'s
         self.jobs: queue.Queue[dict | None] = queue.Queue()
         self.lock = threading.Lock()
         self.trainer: Any = None
@@ -156,7 +159,7 @@ class Host:
         if "env" in job:  # the GUI's environment at Run (cache folders, data paths)
             os.environ.clear()
             os.environ.update(job["env"])
-        torch.set_num_threads(int(job.get("threads") or torch.get_num_threads()))
+        torch.set_num_threads(job_threads(job, self.default_threads))
         try:
             os.chdir(job.get("cwd") or ".")
             doc = job_document(job)
@@ -177,6 +180,13 @@ class Host:
             with self.lock:
                 self.trainer = None
         return hand_back(doc, Path(job["out"]), final)
+
+
+def job_threads(job: dict, default: int) -> int:
+    """The run's intra-op threads: as asked, else torch's default (a run's results depend
+    on the count; the default is what `netcanvas train` uses). The host keeps the default
+    from its start: an earlier run's count must not carry over."""
+    return int(job.get("threads") or default)
 
 
 def job_document(job: dict) -> Any:

@@ -36,7 +36,6 @@ Why it is built this way:
 from __future__ import annotations
 
 import copy
-import os
 import threading
 import time
 from collections import deque
@@ -86,17 +85,6 @@ def document_errors(doc: Document) -> list[str]:
         return list(engine.check(doc).errors)
     except NetCanvasError as exc:
         return [str(exc)]
-
-
-def worker_threads() -> int:
-    """Intra-op threads of the training host: every core but one, which stays with the GUI,
-    where there are more than two; on two cores (or one) all of them, as `netcanvas train`.
-
-    On two cores one training thread halved throughput against the CLI, while the GUI,
-    which only waits on events between repaints, needs no core of its own.
-    """
-    cores = os.cpu_count() or 2
-    return cores - 1 if cores > 2 else cores
 
 
 class _Mailbox:
@@ -179,7 +167,10 @@ class TrainingController(QObject):
         super().__init__(parent)
         self._collector = guard_garbage_collection()
         self._holding = False  # the collector defers full collections while a run lives
-        self.threads = threads or worker_threads()  # the host's intra-op threads
+        # The host's intra-op threads; None: torch's default, as `netcanvas train` uses, so a
+        # run from the window gives the CLI's results. The host's lower priority, not a core
+        # left idle, is what keeps the window served first.
+        self.threads = threads
         self._state = IDLE
         self._thread: QThread | None = None
         self._worker: _Worker | None = None
@@ -410,5 +401,5 @@ def thinned(events: deque) -> deque:
     return deque(event for i, event in enumerate(events) if i not in dropped)
 
 
-__all__ = ["TrainingController", "document_errors", "thinned", "worker_threads",
+__all__ = ["TrainingController", "document_errors", "thinned",
            "IDLE", "RUNNING", "PAUSED", "STOPPING"]
