@@ -209,3 +209,24 @@ def test_a_training_process_that_cannot_start_is_a_failure_naming_it(monkeypatch
     assert len(events) == 1 and isinstance(events[0], Failed)
     assert "could not start the training process" in events[0].message
     assert "/gone/python" in events[0].message
+
+
+def test_a_job_that_cannot_be_set_up_fails_its_run_and_the_host_serves_on(monkeypatch, tmp_path):
+    import io
+
+    from engine.readwrite import document_bytes
+    from engine.training import host as host_module
+
+    (tmp_path / "job.json").write_bytes(document_bytes(iris_mlp()))
+    job = {"command": "run", "file": str(tmp_path / "job.json"), "out": str(tmp_path / "out.ncz"),
+           "options": {}, "threads": None}  # this process's own count: nothing to restore
+    host = host_module.Host(host_module.EventWriter(io.StringIO()))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no trainer today")
+
+    monkeypatch.setattr("engine.training.make_trainer", broken, raising=False)
+    first = host.run_job(job)
+    assert isinstance(first, Failed) and "RuntimeError: no trainer today" in first.message
+    monkeypatch.undo()
+    assert isinstance(host.run_job({**job, "options": {"epochs": 1}}), Finished)

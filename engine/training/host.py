@@ -166,6 +166,8 @@ class Host:
             trainer = make_trainer(doc, run_options(job.get("options", {})))
         except (NetCanvasError, OSError) as exc:
             return Failed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bad job fails its run, never the host
+            return Failed(f"the training could not be set up: {type(exc).__name__}: {exc}")
         with self.lock:
             self.trainer = trainer
             self._apply()
