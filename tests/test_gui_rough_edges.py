@@ -274,11 +274,12 @@ def test_one_click_in_the_dataset_box_gives_it_the_cursor_and_ctrl_a(window, qtb
 def test_a_text_option_reads_as_typed_without_json_quotes():
     """The path of one's own data shows flowers.csv, not "flowers.csv"; a text that
     would read as a number keeps its quotes so it stays text."""
-    from gui.editor.text import format_option, parse_option
+    from engine.runs.space import parse_value
+    from gui.editor.text import format_option
 
     assert format_option("flowers.csv") == "flowers.csv"
     assert format_option("28") == '"28"'
     assert format_option(28) == "28"
     assert format_option(["a", 1]) == '["a", 1]'
     for value in ("flowers.csv", "28", 28, True, "true", ["a", 1], "", " x"):
-        assert parse_option(format_option(value)) == value or format_option(value) == ""
+        assert parse_value(format_option(value)) == value or format_option(value) == ""

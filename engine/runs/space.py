@@ -60,7 +60,7 @@ def parse_param(text: str) -> ParamSpec:
         raise SweepError(f"--param '{text}': expected PATH=VALUES, e.g. training.optimizer.lr=1e-4,1e-3")
     if "," not in values and ":" in values:
         return _parse_range(path, values, text)
-    return ParamSpec(path, tuple(_value(v.strip()) for v in values.split(",") if v.strip()))
+    return ParamSpec(path, tuple(parse_value(v.strip()) for v in values.split(",") if v.strip()))
 
 
 def _parse_range(path: str, values: str, text: str) -> ParamSpec:
@@ -68,7 +68,7 @@ def _parse_range(path: str, values: str, text: str) -> ParamSpec:
     log = len(parts) == 3 and parts[2] == "log"
     if len(parts) not in (2, 3) or (len(parts) == 3 and not log):
         raise SweepError(f"--param '{text}': a range is LOW:HIGH or LOW:HIGH:log")
-    low, high = _value(parts[0]), _value(parts[1])
+    low, high = parse_value(parts[0]), parse_value(parts[1])
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) or low >= high:
         raise SweepError(f"--param '{text}': the range needs two numbers, the first below the second")
     if log and low <= 0:
@@ -77,8 +77,9 @@ def _parse_range(path: str, values: str, text: str) -> ParamSpec:
     return ParamSpec(path, (), float(low), float(high), log, integer)
 
 
-def _value(text: str) -> Any:
-    """JSON's reading of a value (numbers, true/false, null), else the text itself."""
+def parse_value(text: str) -> Any:
+    """JSON's reading of a value (numbers, true/false, null), else the text itself: what a
+    person means in a sweep's `--param` or a small field ('28' -> 28, 'x' -> 'x')."""
     try:
         return json.loads(text)
     except ValueError:

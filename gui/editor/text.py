@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtGui import QFontMetricsF
 
+from engine.runs.space import parse_value
 from gui import theme
 
 
@@ -72,17 +73,9 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def parse_option(text: str) -> Any:
-    """'28' -> 28, 'true' -> True, 'x' -> 'x': what a person means in a small field."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def format_option(value: Any) -> str:
-    """The text of an option's field: the inverse of `parse_option`, so a path reads
+    """The text of an option's field: the inverse of `parse_value`, so a path reads
     `flowers.csv`; a text that would parse as something else (`"28"`) keeps its quotes."""
-    if isinstance(value, str) and value.strip() == value and parse_option(value) == value:
+    if isinstance(value, str) and value.strip() == value and parse_value(value) == value:
         return value
     return json.dumps(value)

@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.runs.space import parse_value
 from engine.training import schema
 from gui import theme
 from gui.editor import own_data
 from gui.editor.dataset_info import DatasetInfo
 from gui.editor.session import EditorSession
 from gui.editor.setting_fields import REMOVE, SettingField
-from gui.editor.text import format_option, parse_option
+from gui.editor.text import format_option
 
 # The form's first rows, with their own widgets; every other declared setting follows.
 OWN_ROWS = ("task", "dataset")
@@ -409,7 +410,7 @@ class TrainingEditor(QScrollArea):
             return
         spec = self._dataset_spec()
         if text.strip():
-            spec[key] = parse_option(text)
+            spec[key] = parse_value(text)
         else:
             spec.pop(key, None)
         self._typing_option = True  # do not rebuild the field being typed into
