@@ -6,7 +6,8 @@ in an offscreen QApplication with the `TrainingPanel` shown and redrawing,
 while a 5 ms QTimer probes the event loop and records how late each tick is,
 and a menu pops up every MENU_EVERY_MS (how long until it paints, against the
 same when idle). The same training then runs headless in a fresh process at
-torch's defaults, as `netcanvas train` does (and, where the training host uses
+torch's defaults, as `netcanvas train` does (both train a small step, as the
+flood's, on one thread: engine/training/threads.py) (and, where the training host uses
 fewer threads, in this process at that count too, for information). A second scenario floods the
 GUI with events (a tiny MLP making thousands of steps a second) to exercise the
 controller's coalescing.
@@ -303,8 +304,8 @@ def print_table(results: list[dict], threads: int, idle_menu: list[float]) -> No
     row("longest event-loop stall (ms)", [f"{max(r['stall']):.1f}" for r in results], f"≤ {STALL_TARGET_MS:g}")
     row("99th percentile lateness (ms)", [f"{med(r['p99']):.1f}" for r in results], f"≤ {P99_TARGET_MS:g}")
     row("GUI thread busy (% of the run)", [f"{med(r['cpu']):.0f}" for r in results])
-    row(f"GUI run ({threads} torch threads), samples/s", [f"{med(r['gui']):,.0f}" for r in results])
-    row(f"netcanvas train ({CLI_THREADS} threads), samples/s", [f"{med(r['cli']):,.0f}" for r in results])
+    row("GUI run (training host), samples/s", [f"{med(r['gui']):,.0f}" for r in results])
+    row("netcanvas train, samples/s", [f"{med(r['cli']):,.0f}" for r in results])
     row("ratio GUI / netcanvas train", [f"{med(r['gui']) / med(r['cli']):.2f}" for r in results],
         f"≥ {RATIO_TARGET:g}")
     row("menu opens during the run, median (ms)", [f"{med(r['menu']):.1f}" for r in results],
@@ -376,7 +377,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=200, help="training steps of the CNN run")
     parser.add_argument("--repeats", type=int, default=3, help="GUI and headless runs alternate")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--skip-flood", action="store_true", help="only the CNN scenario")
+    parser.add_argument("--only", choices=("cnn", "flood"), help="one scenario, not both")
     parser.add_argument("--slots", action="store_true",
                         help="also time each call of the GUI thread's slots (CPU time, per call)")
     parser.add_argument("--headless", metavar="FILE", help=argparse.SUPPRESS)  # run_cli's child
@@ -418,12 +419,15 @@ def main() -> None:
     cnn = engine.load_document(args.preset)
     per_epoch = steps_per_epoch(cnn, args.device)  # also warms up data loading and kernels
     scenarios = [("CNN preset", cnn, max(1, math.ceil(args.steps / per_epoch)))]
-    if not args.skip_flood:
+    if args.only != "cnn":
         from tests.helpers import iris_mlp
 
         scenarios.append(("event flood (MLP)", iris_mlp(epochs=300, batch_size=8, device=args.device), 300))
-    print(f"{cnn.name}: {scenarios[0][2]} epochs × {per_epoch} steps, device {args.device}, "
-          f"training host {controller.threads or CLI_THREADS} torch thread(s), `netcanvas train` {CLI_THREADS}, "
+    if args.only == "flood":
+        scenarios.pop(0)
+    print(f"{cnn.name}: {math.ceil(args.steps / per_epoch)} epochs × {per_epoch} steps, device {args.device}, "
+          f"training host and `netcanvas train` at {controller.threads or CLI_THREADS} torch thread(s) "
+          f"or 1 for a small step (engine/training/threads.py), "
           f"{os.cpu_count()} CPUs, {args.repeats} repeat(s); the probe ticks every {PROBE_MS} ms; "
           f"load average {os.getloadavg()[0]:.1f}")
     if args.replay:

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="override training.compile: run the networks through torch.compile "
                    "(falls back to eager, saying so, where no backend is available)")
+    p.add_argument("--threads", type=_positive, metavar="N",
+                   help="CPU threads to train on (default: torch's, or one where a step is too "
+                   "small for more to help)")
     p.add_argument("--out", default=".", help="folder for the bundle (default: here)")
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
@@ -81,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_commands(sub)
     return parser
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a thread count)."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _add_process_flags(p: argparse.ArgumentParser) -> None:

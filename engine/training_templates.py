@@ -12,7 +12,8 @@ TRAINING = Template('''"""$title: the NetCanvas training, in plain PyTorch.
 Run it beside model.py:  python train.py [--threads N]
 Task $task on $dataset (from data.npz beside it, or downloaded into ./data),
 split into train/val/test as NetCanvas split it. With the same seed on the CPU (and the same number of
-torch threads) it reproduces NetCanvas's metrics: the random draws come in the
+torch threads: NetCanvas trains a network whose step is small on one, so give such a
+one --threads 1) it reproduces NetCanvas's metrics: the random draws come in the
 same order (the seed before the layers are built, one generator for the
 shuffles and augmentation, dropout from the global one).
 """

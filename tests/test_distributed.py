@@ -112,6 +112,22 @@ def test_torchrun_command_lines():
         torchrun_argv(_args(nnodes=2))
 
 
+def test_every_rank_gets_the_overrides_rank_zero_gets():
+    """--precision, --compile and --threads reached rank 0 only: the others trained at the
+    document's settings, so a bf16 run mixed precisions across its ranks."""
+    from engine.cli import build_parser
+    from engine.training.cli import train_options
+
+    argv = torchrun_argv(_args(precision="bf16", compile=False, threads=2))
+    assert argv[argv.index("--precision") + 1] == "bf16" and "--no-compile" in argv
+    assert argv[argv.index("--threads") + 1] == "2"
+    rank_args = build_parser().parse_args(["train", *argv[argv.index("m.json"):]])
+    options = train_options(rank_args, iris_mlp())
+    assert (options.precision, options.compile, options.threads, options.epochs) == ("bf16", False, 2, 3)
+    assert "--compile" in torchrun_argv(_args(compile=True))
+    assert not {"--compile", "--no-compile", "--precision"} & set(torchrun_argv(_args()))
+
+
 def test_the_rank_entry_point_says_who_starts_it(monkeypatch, capsys):
     from engine.training.distributed import main as rank_main
 

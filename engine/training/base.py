@@ -55,6 +55,7 @@ from engine.training.precision import Acceleration
 from engine.training.schema import default
 from engine.training.settings import value
 from engine.training.setup import resolve_device, seed_everything
+from engine.training.threads import CpuThreads
 
 __all__ = ["Diverged", "NonFiniteLoss", "RunOptions", "StopRequested", "Trainer"]
 
@@ -77,6 +78,7 @@ class RunOptions:
     checkpoint_every: int = 1  # epochs, or episodes for RL
     precision: str | None = None  # fp32, bf16 or fp16; None: training.precision
     compile: bool | None = None  # torch.compile the networks; None: training.compile
+    threads: int | None = None  # CPU threads; None: one for a small step, else torch's (threads.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,6 +120,7 @@ class Trainer:
         self.early_stopping: EarlyStopping | None = None  # set when a run used it
         self._failed_forward: tuple[nn.Module, tuple[torch.Tensor, ...], Exception] | None = None
         self._acceleration: Acceleration | None = None
+        self.cpu_threads = CpuThreads(self.options.threads, adaptive=False)
 
     # ---- controls (any thread) ----------------------------------------------------
 
@@ -166,15 +169,17 @@ class Trainer:
             try:
                 self.device = resolve_device(self.options.device or self.training.get("device"))
                 self.generator = seed_everything(self.seed)
-                self.setup()
-                self._restore_resume_state()
-                self.capture.install(self.models)
-                yield self.started()
-                try:
-                    yield from self.loop()
-                except StopRequested:
-                    self.stopped = True  # a stopped run still reports how good its weights are
-                self.metrics = self.final_metrics()
+                self.cpu_threads = CpuThreads(self.options.threads, self._threads_adapt())
+                with self.cpu_threads:
+                    self.setup()
+                    self._restore_resume_state()
+                    self.capture.install(self.models)
+                    yield self.started()
+                    try:
+                        yield from self.loop()
+                    except StopRequested:
+                        self.stopped = True  # a stopped run still reports how good its weights are
+                    self.metrics = self.final_metrics()
                 if self.early_stopping is not None:
                     self.metrics.update(self.early_stopping.summary())
             finally:
@@ -234,7 +239,8 @@ class Trainer:
         for i, batch in enumerate(self.batches()):
             self.checkpoint_controls()
             began = time.perf_counter()
-            loss, samples, losses = self.train_step(batch)
+            loss, samples, losses = self.cpu_threads.first_step(self.train_step, batch) \
+                if self.cpu_threads.sizing else self.train_step(batch)
             self.step += 1
             if self.start_loss is None:
                 self.start_loss = loss
@@ -415,6 +421,9 @@ class Trainer:
         """
         while self.acceleration.pending:  # e.g. torch.compile fell back to eager
             yield Notice(self.step, self.acceleration.pending.pop(0))
+        if self.cpu_threads.note:
+            yield Notice(self.step, self.cpu_threads.note)
+            self.cpu_threads.note = ""
         path, every = self.options.checkpoint_path, max(1, self.options.checkpoint_every)
         if path is None or epoch % every:
             return
@@ -428,6 +437,11 @@ class Trainer:
         self.history.record(key, value)
 
     # ---- internals --------------------------------------------------------------
+
+    def _threads_adapt(self) -> bool:
+        """Whether the first step may size the thread count (threads.py): not where the CPU
+        only feeds a GPU, the first step is compilation, or torchrun set each process's count."""
+        return self.device.type == "cpu" and not self.acceleration.compile and not distributed.active()
 
     def _restore_resume_state(self) -> None:
         state = self.doc.train_state if self.options.resume else {}

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from engine.training.events import Episode, Epoch, Failed, Finished, Notice, Started, Step
 
@@ -72,23 +72,31 @@ def _format_metrics(metrics: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in scalars.items())
 
 
+def train_options(args: argparse.Namespace, doc: Any, checkpoint: str | None = None) -> Any:
+    """The `train` command's overrides as RunOptions: every rank of a torchrun job makes the
+    same from the same arguments (a bundle with a resume state continues it)."""
+    from engine.training import RunOptions
+
+    return RunOptions(device=args.device, seed=args.seed, epochs=args.epochs,
+                      resume=bool(doc.train_state), checkpoint_path=checkpoint,
+                      checkpoint_every=getattr(args, "checkpoint_every", None) or 1,
+                      precision=getattr(args, "precision", None),
+                      compile=getattr(args, "compile", None),
+                      threads=getattr(args, "threads", None))
+
+
 def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests swap them
     from engine import load_document
     from engine.bundle import save_run
     from engine.runs.recorder import RunRecorder
     from engine.runs.store import default_runs_dir
-    from engine.training import RunOptions, make_trainer
+    from engine.training import make_trainer
 
     doc = load_document(args.file)
-    resume = bool(doc.train_state)
     target = Path(args.out) / f"{Path(args.file).stem.removesuffix('.ncz')}.ncz"
     every = getattr(args, "checkpoint_every", None)
-    options = RunOptions(device=args.device, seed=args.seed, epochs=args.epochs, resume=resume,
-                         checkpoint_path=str(target) if every else None,
-                         checkpoint_every=every or 1,
-                         precision=getattr(args, "precision", None),
-                         compile=getattr(args, "compile", None))
+    options = train_options(args, doc, checkpoint=str(target) if every else None)
     bar = ProgressBar(err, args.quiet)
     result: Finished | Failed | None = None
     trainer = make_trainer(doc, options)

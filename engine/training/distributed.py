@@ -211,14 +211,13 @@ def _train_rank(args) -> int:  # noqa: ANN001 - the `train` command's parsed arg
     if rank() == 0 and not args.events:
         return run_train(args)
     from engine import load_document
-    from engine.training import RunOptions, make_trainer
+    from engine.training import make_trainer
+    from engine.training.cli import train_options
     from engine.training.events import Failed
 
     doc = load_document(args.file)
-    options = RunOptions(device=args.device, seed=args.seed, epochs=args.epochs,
-                         resume=bool(doc.train_state))
     last = None
-    for last in make_trainer(doc, options).run():
+    for last in make_trainer(doc, train_options(args, doc)).run():
         if rank() == 0:  # --events: rank 0 streams every event to the GUI (event_stream.py)
             from engine.training.event_stream import encode
 

@@ -255,7 +255,8 @@ class DqnTrainer(EpisodicTrainer):
             if self.env_steps < max(self.learning_starts, 1) or self.env_steps % self.train_every:
                 continue
             for _ in range(self.gradient_steps):
-                losses.append(self.learn())
+                losses.append(self.cpu_threads.first_step(self.learn) if self.cpu_threads.sizing
+                              else self.learn())
             self.pending += losses[-self.gradient_steps:]
             if len(self.pending) >= self.log_every:
                 yield self._step_event()

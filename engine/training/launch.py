@@ -16,8 +16,10 @@ import sys
 
 # The `train` arguments a rank needs, passed through unchanged (flag -> attribute).
 PASSED = {"--epochs": "epochs", "--device": "device", "--seed": "seed", "--out": "out",
-          "--checkpoint-every": "checkpoint_every"}
+          "--checkpoint-every": "checkpoint_every", "--precision": "precision",
+          "--threads": "threads"}
 SWITCHES = {"--quiet": "quiet", "--json": "json"}
+# --compile / --no-compile: passed as given; absent, each rank reads training.compile.
 
 
 def wants_processes(args: argparse.Namespace) -> bool:
@@ -40,6 +42,9 @@ def torchrun_argv(args: argparse.Namespace) -> list[str]:
         if value is not None:
             argv += [flag, str(value)]
     argv += [flag for flag, name in SWITCHES.items() if getattr(args, name, False)]
+    compile_ = getattr(args, "compile", None)
+    if compile_ is not None:
+        argv.append("--compile" if compile_ else "--no-compile")
     return argv
 
 
