@@ -34,6 +34,7 @@ SCHEMES: dict[str, dict[str, str]] = {
         "SHAPE_TEXT": "#9fd2ff", "ERROR": "#f0524a", "WARNING": "#e3a82b", "EDGE": "#7d8694",
         "EDGE_SELECTED": "#5aa2ff", "LABEL_BG": "#1f2226", "ACCEPT": "#4cc38a",
         "REFUSE": "#f0524a", "PORT_FILL": "#c9ced6", "PORT_EMPTY": "#4a4f58",
+        "MINIMAP": "#e114161a",  # #AARRGGBB: the overview floats over the canvas, nearly opaque
     },
     "light": {
         "BACKGROUND": "#f4f5f7", "GRID_MINOR": "#e8eaee", "GRID_MAJOR": "#d9dce2",
@@ -42,6 +43,7 @@ SCHEMES: dict[str, dict[str, str]] = {
         "SHAPE_TEXT": "#1d5fa8", "ERROR": "#c9302a", "WARNING": "#a86d00", "EDGE": "#7a8290",
         "EDGE_SELECTED": "#1f6fd1", "LABEL_BG": "#ffffff", "ACCEPT": "#1d8a57",
         "REFUSE": "#c9302a", "PORT_FILL": "#5b6470", "PORT_EMPTY": "#c3c8d0",
+        "MINIMAP": "#e6ffffff",
     },
 }
 THEMES = ("system", "dark", "light")  # what View ▸ Theme offers; saved as the "theme" setting
@@ -66,6 +68,7 @@ ACCEPT = QColor(SCHEMES["dark"]["ACCEPT"])
 REFUSE = QColor(SCHEMES["dark"]["REFUSE"])
 PORT_FILL = QColor(SCHEMES["dark"]["PORT_FILL"])
 PORT_EMPTY = QColor(SCHEMES["dark"]["PORT_EMPTY"])
+MINIMAP = QColor(SCHEMES["dark"]["MINIMAP"])
 
 FONT_FAMILY = "DejaVu Sans"
 

@@ -41,3 +41,15 @@ def test_system_follows_the_desktop(window, monkeypatch):
     window.theme_menu._system_changed()
     assert theme.current == "dark"
     assert window.theme_menu.actions["system"].isChecked()
+
+
+def test_the_minimap_follows_the_theme(window, lenet):
+    """The overview's background was a fixed dark grey, a dark box on the light canvas."""
+    assert window.open_path(str(lenet))
+    view = window.current_view()
+    view.zoom_by(4)  # the graph no longer fits: the minimap shows
+    assert view.minimap.isVisible()
+    for scheme, light in (("light", True), ("dark", False)):
+        window.theme_menu.actions[scheme].trigger()
+        pixel = view.minimap.grab().toImage().pixelColor(3, view.minimap.height() // 2)
+        assert (pixel.lightness() > 200) is light, (scheme, pixel.name())

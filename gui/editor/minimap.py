@@ -67,7 +67,7 @@ class Minimap(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(theme.CARD_BORDER, 1))
-        painter.setBrush(QColor(20, 22, 26, 225))
+        painter.setBrush(theme.MINIMAP)
         painter.drawRoundedRect(QRectF(0.5, 0.5, SIZE[0] - 1, SIZE[1] - 1), 6, 6)
         scale, offset = self._mapping()
         painter.setPen(Qt.PenStyle.NoPen)
@@ -78,7 +78,9 @@ class Minimap(QWidget):
             painter.drawRect(QRectF(r.left() * scale + offset.x(), r.top() * scale + offset.y(),
                                     max(2.0, r.width() * scale), max(2.0, r.height() * scale)))
         visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
-        painter.setBrush(QColor(90, 162, 255, 40))
+        visible_fill = QColor(theme.CARD_SELECTED)
+        visible_fill.setAlpha(40)
+        painter.setBrush(visible_fill)
         painter.setPen(QPen(theme.CARD_SELECTED, 1.2))
         painter.drawRect(QRectF(visible.left() * scale + offset.x(),
                                 visible.top() * scale + offset.y(),
