@@ -119,9 +119,9 @@ def test_the_runs_dock_reads_the_store_only_when_the_run_has_ended(qapp, qtbot, 
     reads: list[bool] = []
     listing = runs_panel.list_runs
 
-    def list_runs(root):
+    def list_runs(root, cache=None):
         reads.append(window.run_control.controller.is_running())
-        return listing(root)
+        return listing(root, cache)
 
     monkeypatch.setattr(runs_panel, "list_runs", list_runs)
     try:

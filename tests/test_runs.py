@@ -234,3 +234,27 @@ def test_an_unwritable_store_is_a_one_line_error(tmp_path, capsys):
     path = _write(iris_mlp(epochs=1), tmp_path)
     assert main(["train", path, "--out", str(tmp_path), "--runs", str(blocker / "runs")]) == 1
     assert "cannot make a run folder" in capsys.readouterr().err
+
+
+def test_a_cached_listing_reads_only_the_runs_whose_files_changed(tmp_path, monkeypatch):
+    """The window lists the store after every run: hundreds of unchanged runs are not read again."""
+    from engine.runs import store
+
+    for i in range(3):
+        write_json(tmp_path / f"run-{i}" / "run.json", {"status": "finished", "started_at": i})
+    cache: store.RunCache = {}
+    assert [r.id for r in list_runs(tmp_path, cache)] == ["run-0", "run-1", "run-2"]
+    reads = []
+    real_read = store.read_run
+    monkeypatch.setattr(store, "read_run", lambda folder: reads.append(Path(folder).name) or real_read(folder))
+    first = {r.id: r for r in list_runs(tmp_path, cache)}
+    assert reads == []  # nothing changed: nothing read
+    write_json(tmp_path / "run-1" / "run.json", {"status": "failed", "started_at": 1})
+    read_run(tmp_path / "run-2").set_notes(star=True)  # notes.json, written from elsewhere
+    write_json(tmp_path / "run-3" / "run.json", {"status": "finished", "started_at": 3})
+    (tmp_path / "run-0" / "run.json").unlink()
+    listed = {r.id: r for r in list_runs(tmp_path, cache)}
+    assert sorted(reads) == ["run-1", "run-2", "run-3"]
+    assert listed.keys() == {"run-1", "run-2", "run-3"} and listed["run-1"].status == "failed"
+    assert listed["run-2"].notes == {"star": True} and listed["run-2"] is not first["run-2"]
+    assert tmp_path / "run-0" not in cache  # a gone run leaves the cache

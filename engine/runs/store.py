@@ -166,20 +166,56 @@ def read_run(folder: str | os.PathLike) -> RunInfo:
     return RunInfo(folder, record, notes)
 
 
-def list_runs(root: str | os.PathLike) -> list[RunInfo]:
-    """Every readable run under `root`, oldest first; unreadable folders are skipped."""
+RunCache = dict[Path, tuple[tuple[int, ...], RunInfo]]  # folder -> (its files' stamp, the run read)
+
+
+def list_runs(root: str | os.PathLike, cache: RunCache | None = None) -> list[RunInfo]:
+    """Every readable run under `root`, oldest first; unreadable folders are skipped.
+
+    With a `cache` (kept by the caller between listings), a run whose files did not
+    change since it was read is not read again: the window lists a store of hundreds
+    of runs after every run, and only the new one needs reading. Run files are
+    replaced atomically, so a changed file has a new inode as well as a new mtime.
+    """
     root = Path(root)
     if not root.is_dir():
         return []
-    runs = []
+    runs, seen = [], set()
     for folder in sorted(root.iterdir()):
-        if (folder / RUN_FILE).is_file():
-            try:
-                runs.append(read_run(folder))
-            except RunStoreError:
-                continue
+        stamp = _stamp(folder)
+        if stamp is None:
+            continue
+        seen.add(folder)
+        known = cache.get(folder) if cache is not None else None
+        if known is not None and known[0] == stamp:
+            runs.append(known[1])
+            continue
+        try:
+            run = read_run(folder)
+        except RunStoreError:
+            continue
+        runs.append(run)
+        if cache is not None:
+            cache[folder] = (stamp, run)
+    if cache is not None:
+        for gone in cache.keys() - seen:
+            del cache[gone]
     runs.sort(key=lambda run: (run.record.get("started_at") or 0, run.id))
     return runs
+
+
+def _stamp(folder: Path) -> tuple[int, ...] | None:
+    """What changes whenever a run's files are rewritten; None where there is no run."""
+    try:
+        record = (folder / RUN_FILE).stat()
+    except OSError:
+        return None
+    try:
+        notes = (folder / NOTES_FILE).stat()
+        noted: tuple[int, ...] = (notes.st_ino, notes.st_mtime_ns, notes.st_size)
+    except OSError:
+        noted = ()
+    return (record.st_ino, record.st_mtime_ns, record.st_size, *noted)
 
 
 def find_run(root: str | os.PathLike, name: str) -> RunInfo:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.runs.store import RunInfo, list_runs
+from engine.runs.store import RunCache, RunInfo, list_runs
 
 FIXED = ("★", "Run", "Status", "Started")
 TAIL = ("Duration (s)", "Parameters", "Note")
@@ -43,6 +43,8 @@ class RunsPanel(QWidget):
         self.document_name: str | None = None
         self.confirm = confirm or (lambda title, text: True)
         self.runs: dict[str, RunInfo] = {}
+        self._cache: RunCache = {}  # runs read before, kept while their files are unchanged
+        self._metrics: list[str] | None = None  # the metric columns the table has
         self._filling = False
         self.all_box = QCheckBox("All documents")
         self.all_box.toggled.connect(lambda _: self.refresh())
@@ -73,27 +75,57 @@ class RunsPanel(QWidget):
 
     def set_store(self, root: Path, document_name: str | None) -> None:
         self.root, self.document_name = Path(root), document_name
+        self._metrics = None  # another document: rebuilt, not updated
         self.refresh()
 
     @Slot()
     def refresh(self) -> None:
-        runs = list_runs(self.root) if self.root is not None else []
+        """List the store again; rows of runs that did not change are kept as they are.
+
+        The window refreshes after every run: with hundreds of runs, reading every
+        folder and rebuilding every row stalled the window for 100 ms and more, and
+        dropped the selection (and with it the overlaid curves)."""
+        runs = list_runs(self.root, self._cache) if self.root is not None else []
         if not self.all_box.isChecked() and self.document_name is not None:
             runs = [run for run in runs if run.document_name == self.document_name]
-        self.runs = {str(run.path): run for run in runs}
         metrics = sorted({k for run in runs for k in run.metrics})
         self._filling = True
         self.table.setSortingEnabled(False)
+        if metrics == self._metrics and self.table.rowCount():
+            self._update_rows(runs)
+        else:
+            self._rebuild(runs, metrics)
+        self.runs = {str(run.path): run for run in runs}
+        self.table.setSortingEnabled(True)
+        self._filling = False
+        self.changed.emit()
+
+    def _rebuild(self, runs: list[RunInfo], metrics: list[str]) -> None:
+        self._metrics = metrics
         self.table.clearContents()
         self.table.setRowCount(len(runs))
         self.table.setColumnCount(len(FIXED) + len(metrics) + len(TAIL))
         self.table.setHorizontalHeaderLabels([*FIXED, *metrics, *TAIL])
         for row, run in enumerate(runs):
             self._fill_row(row, run, metrics)
-        self.table.setSortingEnabled(True)
-        self._filling = False
         self.table.resizeColumnsToContents()
-        self.changed.emit()
+
+    def _update_rows(self, runs: list[RunInfo]) -> None:
+        """Refill only rows whose run was read again (or still runs: its status is live),
+        add the new runs and remove the gone ones."""
+        rows = {self.table.item(row, 1).data(PATH_ROLE): row for row in range(self.table.rowCount())}
+        wanted = {str(run.path): run for run in runs}
+        for path in sorted((p for p in rows if p not in wanted), key=rows.get, reverse=True):
+            self.table.removeRow(rows[path])
+        rows = {self.table.item(row, 1).data(PATH_ROLE): row for row in range(self.table.rowCount())}
+        for path, run in wanted.items():
+            row = rows.get(path)
+            if row is None:
+                row = self.table.rowCount()
+                self.table.insertRow(row)
+            elif self.runs.get(path) is run and run.record.get("status") != "running":
+                continue
+            self._fill_row(row, run, self._metrics)
 
     def _fill_row(self, row: int, run: RunInfo, metrics: list[str]) -> None:
         star = QTableWidgetItem()
