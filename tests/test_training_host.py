@@ -1,7 +1,7 @@
 """The training host: GUI runs train in a child process and come back as an in-process run would.
 
-Every comparison pins the thread count on both sides (the host's `threads`, and
-`torch.set_num_threads` here), so no result depends on the machine's cores.
+Every comparison pins the thread count on both sides (`RunOptions.threads` for the host,
+and `torch.set_num_threads` here), so no result depends on the machine's cores.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def same_weights(a, b) -> bool:
 def test_a_run_in_the_host_equals_the_same_run_in_process():
     here, there = iris_mlp(epochs=3), iris_mlp(epochs=3)
     expected = in_process(here, RunOptions(seed=3))
-    events = list(ChildRun(there, RunOptions(seed=3), threads=1).run())
+    events = list(ChildRun(there, RunOptions(seed=3, threads=1)).run())
     assert [type(e) for e in events] == [type(e) for e in expected]
     assert [e.loss for e in events if isinstance(e, Step)] == \
         [e.loss for e in expected if isinstance(e, Step)]
@@ -66,9 +66,9 @@ def test_resuming_through_the_host_continues_exactly():
     whole = iris_mlp(epochs=4)
     in_process(whole, RunOptions())
     part = iris_mlp(epochs=2)
-    list(ChildRun(part, RunOptions(), threads=1).run())
+    list(ChildRun(part, RunOptions(threads=1)).run())
     twin = part.copy(with_state=True)
-    events = list(ChildRun(twin, RunOptions(resume=True, epochs=4), threads=1).run())
+    events = list(ChildRun(twin, RunOptions(resume=True, epochs=4, threads=1)).run())
     assert isinstance(events[0], Started) and events[0].start_epoch == 2
     assert same_weights(twin.weights, whole.weights)
 
@@ -86,18 +86,18 @@ def test_the_host_serves_run_after_run_and_takes_each_runs_folder_and_environmen
     from engine.training.child_run import return_host
 
     return_host(first)
-    assert isinstance(list(ChildRun(doc, RunOptions(), threads=1).run())[-1], Finished)
+    assert isinstance(list(ChildRun(doc, RunOptions(threads=1)).run())[-1], Finished)
     assert doc.path == str(tmp_path / "mine.json")  # the trained copy is still the document's
     second = take_host()
     assert second.process.pid == pid  # the same process: torch was imported once
     return_host(second)
     doc.path = str(tmp_path / "elsewhere" / "mine.json")
-    last = list(ChildRun(doc, RunOptions(), threads=1).run())[-1]
+    last = list(ChildRun(doc, RunOptions(threads=1)).run())[-1]
     assert isinstance(last, Failed) and "own.npz" in last.message
 
 
 def test_controls_sent_before_the_run_reached_the_host_still_apply():
-    run = ChildRun(iris_mlp(epochs=5000), RunOptions(), threads=1)
+    run = ChildRun(iris_mlp(epochs=5000), RunOptions(threads=1))
     run.stop()
     events = list(run.run())
     assert isinstance(events[-1], Finished) and events[-1].stopped
@@ -105,7 +105,7 @@ def test_controls_sent_before_the_run_reached_the_host_still_apply():
 
 
 def test_pause_watch_and_stop_reach_the_running_trainer():
-    run = ChildRun(iris_mlp(epochs=5000), RunOptions(activation_interval=0.0), threads=1)
+    run = ChildRun(iris_mlp(epochs=5000), RunOptions(activation_interval=0.0, threads=1))
     seen: list = []
     for event in run.run():
         seen.append(event)
@@ -119,7 +119,7 @@ def test_pause_watch_and_stop_reach_the_running_trainer():
 
 
 def test_a_host_that_dies_mid_run_is_a_failure_that_says_so():
-    run = ChildRun(iris_mlp(epochs=5000), RunOptions(), threads=1)
+    run = ChildRun(iris_mlp(epochs=5000), RunOptions(threads=1))
     events = run.run()
     for event in events:
         if isinstance(event, Step):
@@ -127,19 +127,19 @@ def test_a_host_that_dies_mid_run_is_a_failure_that_says_so():
             break
     last = list(events)[-1]
     assert isinstance(last, Failed) and "killed by SIGKILL" in last.message
-    assert isinstance(list(ChildRun(iris_mlp(epochs=1), RunOptions(), threads=1).run())[-1],
+    assert isinstance(list(ChildRun(iris_mlp(epochs=1), RunOptions(threads=1)).run())[-1],
                       Finished)  # a fresh host serves the next run
 
 
 def test_options_that_are_not_plain_data_are_refused_with_the_reason():
-    options = RunOptions(extra={"callback": print})
-    events = list(ChildRun(iris_mlp(), options, threads=1).run())
+    options = RunOptions(extra={"callback": print}, threads=1)
+    events = list(ChildRun(iris_mlp(), options).run())
     assert len(events) == 1 and isinstance(events[0], Failed)
     assert "could not hand the document to the training process" in events[0].message
 
 
 def test_an_unknown_task_fails_in_the_host_with_its_reason():
-    events = list(ChildRun(iris_mlp(task="telepathy"), RunOptions(), threads=1).run())
+    events = list(ChildRun(iris_mlp(task="telepathy"), RunOptions(threads=1)).run())
     assert isinstance(events[-1], Failed) and "unknown task 'telepathy'" in events[-1].message
 
 
@@ -205,7 +205,7 @@ def test_a_training_process_that_cannot_start_is_a_failure_naming_it(monkeypatch
 
     monkeypatch.setattr(child_run, "_spare", None)
     monkeypatch.setattr(child_run.subprocess, "Popen", no_process)
-    events = list(ChildRun(iris_mlp(), RunOptions(), threads=1).run())
+    events = list(ChildRun(iris_mlp(), RunOptions(threads=1)).run())
     assert len(events) == 1 and isinstance(events[0], Failed)
     assert "could not start the training process" in events[0].message
     assert "/gone/python" in events[0].message
@@ -219,7 +219,7 @@ def test_a_job_that_cannot_be_set_up_fails_its_run_and_the_host_serves_on(monkey
 
     (tmp_path / "job.json").write_bytes(document_bytes(iris_mlp()))
     job = {"command": "run", "file": str(tmp_path / "job.json"), "out": str(tmp_path / "out.ncz"),
-           "options": {}, "threads": None}  # this process's own count: nothing to restore
+           "options": {}}
     host = host_module.Host(host_module.EventWriter(io.StringIO()))
 
     def broken(*args, **kwargs):

@@ -148,8 +148,8 @@ def _close_spare() -> None:
 class ChildRun:
     """Trainer-shaped: `run()` yields the host's events; controls may come from any thread."""
 
-    def __init__(self, doc: Document, options: Any, threads: int | None = None) -> None:
-        self.doc, self.options, self.threads = doc, options, threads
+    def __init__(self, doc: Document, options: Any) -> None:
+        self.doc, self.options = doc, options
         self.step = 0
         self._lock = threading.Lock()
         self._host: TrainingHost | None = None
@@ -229,7 +229,7 @@ class ChildRun:
         options = {f.name: getattr(self.options, f.name) for f in dataclasses.fields(self.options)}
         options["watch"] = list(options.get("watch") or ())
         job = {"command": "run", "file": str(file), "out": str(folder / "trained.ncz"),
-               "path": doc.path, "options": options, "threads": self.threads,
+               "path": doc.path, "options": options,
                "env": dict(os.environ), "cwd": os.getcwd()}
         json.dumps(job)  # refuse options that are not plain data here, with the reason
         return job

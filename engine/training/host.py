@@ -11,7 +11,7 @@ keeps one ready).
 Protocol, one JSON object per line:
 
     stdin   {"command": "run", "file": DOC, "out": BUNDLE, "path": ORIGINAL,
-             "options": {RunOptions fields}, "threads": N, "env": {...}, "cwd": DIR}
+             "options": {RunOptions fields}, "env": {...}, "cwd": DIR}
             {"command": "pause"} | {"command": "resume"} | {"command": "stop"}
             {"command": "watch", "nodes": [node ids]}
     stdout  the run's events (event_stream.encode); the last, Finished or Failed,
@@ -159,7 +159,9 @@ class Host:
         if "env" in job:  # the GUI's environment at Run (cache folders, data paths)
             os.environ.clear()
             os.environ.update(job["env"])
-        torch.set_num_threads(job_threads(job, self.default_threads))
+        # Each run starts from torch's default, as `netcanvas train` does; RunOptions.threads
+        # (or, unasked, the run's own sizing: threads.py) decides from there.
+        torch.set_num_threads(self.default_threads)
         try:
             os.chdir(job.get("cwd") or ".")
             doc = job_document(job)
@@ -182,13 +184,6 @@ class Host:
             with self.lock:
                 self.trainer = None
         return hand_back(doc, Path(job["out"]), final)
-
-
-def job_threads(job: dict, default: int) -> int:
-    """The run's intra-op threads: as asked, else torch's default (a run's results depend
-    on the count; the default is what `netcanvas train` uses). The host keeps the default
-    from its start: an earlier run's count must not carry over."""
-    return int(job.get("threads") or default)
 
 
 def job_document(job: dict) -> Any:

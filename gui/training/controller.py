@@ -167,9 +167,10 @@ class TrainingController(QObject):
         super().__init__(parent)
         self._collector = guard_garbage_collection()
         self._holding = False  # the collector defers full collections while a run lives
-        # The host's intra-op threads; None: torch's default, as `netcanvas train` uses, so a
-        # run from the window gives the CLI's results. The host's lower priority, not a core
-        # left idle, is what keeps the window served first.
+        # Every run's RunOptions.threads unless it sets its own; None: the engine's choice
+        # (torch's default, or one thread for a small step), as `netcanvas train` makes it, so
+        # a run from the window gives the CLI's results. The host's lower priority, not a
+        # core left idle, is what keeps the window served first.
         self.threads = threads
         self._state = IDLE
         self._thread: QThread | None = None
@@ -226,7 +227,9 @@ class TrainingController(QObject):
         twin = doc.copy(with_state=options.resume)
         try:
             trainer_factory(twin)  # an unknown task is refused now, not by the host
-            trainer = ChildRun(twin, options, self.threads) if processes(twin) == 1 else \
+            if self.threads is not None and options.threads is None:
+                options.threads = self.threads
+            trainer = ChildRun(twin, options) if processes(twin) == 1 else \
                 process_run(twin, options)  # N processes: torchrun's rank 0 streams events
         except NetCanvasError as exc:
             return [str(exc)]
